@@ -1,0 +1,794 @@
+/*
+ * zttp: a sans-IO HTTP/1.1, HTTP/2 and HTTP/3 protocol engine.
+ *
+ * This is the only public header. Bytes (or UDP datagrams) go in, events come
+ * out, bytes (or datagrams) to send are pulled out. zttp never touches a
+ * socket, a thread or a clock: time is an argument.
+ *
+ * Conventions that hold for every function below:
+ *  - Return values: 0 or a non-negative count on success, a negative
+ *    ZTTP_ERR_* on failure. zttp_strerror() names every code.
+ *  - Inputs are borrowed for the duration of the call; anything zttp keeps,
+ *    it copies.
+ *  - Every pointer zttp hands out (in an event, from zttp_conn_pending(),
+ *    from zttp_conn_last_error()) points into memory the connection owns and
+ *    stays valid until the next call on the same connection that can change
+ *    it: zttp_conn_receive_data(), zttp_conn_receive_datagram(),
+ *    zttp_conn_next_event(), zttp_conn_consume() (for pending output only) and
+ *    zttp_conn_free().
+ *  - A fatal error (zttp_error_is_fatal()) poisons the connection: every later
+ *    call on it returns the same error. Output that the protocol owes the
+ *    peer (a GOAWAY, a CONNECTION_CLOSE) stays readable through
+ *    zttp_conn_pending().
+ *  - A connection is not thread-safe; distinct connections are independent.
+ *
+ * Only fixed-width integers, size_t, pointers and plain structs of those cross
+ * this ABI, so ctypes/cffi can describe all of it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef ZTTP_ZTTP_H
+#define ZTTP_ZTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zttp/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ZTTP_EXTERN __declspec(dllexport)
+#elif defined(__GNUC__)
+#define ZTTP_EXTERN __attribute__((visibility("default")))
+#else
+#define ZTTP_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * ZTTP_ERROR_TABLE is the one table of error codes: X(NAME, value, fatal,
+ * message). It generates enum zttp_error below, zttp_strerror() and
+ * zttp_error_is_fatal(). Values are never renumbered or reused; new codes are
+ * appended. "fatal" errors poison the connection; the others are local
+ * errors (a misuse or a full buffer) after which the connection is intact.
+ */
+#define ZTTP_ERROR_TABLE(X)                                                    \
+  X(INVALID_ARGUMENT, -1, 0, "invalid argument")                               \
+  X(INVALID_STATE, -2, 0, "call not valid in the current state")              \
+  X(NOMEM, -3, 1, "out of memory")                                             \
+  X(UNSUPPORTED, -4, 0, "not supported by this protocol or build")             \
+  X(BUFFER_FULL, -5, 0, "output buffer full; consume pending output first")    \
+  X(INVALID_FIELD, -6, 0, "field refused by the serializer")                   \
+  X(FRAMING, -7, 0, "body length does not match the message framing")          \
+  X(STREAM_NOT_FOUND, -8, 0, "no such stream")                                 \
+  X(CLOSED, -9, 0, "connection is closed")                                     \
+  X(PROTOCOL, -20, 1, "peer violated the protocol")                            \
+  X(UNEXPECTED_EOF, -21, 1, "connection closed in the middle of a message")    \
+  X(UNEXPECTED_DATA, -22, 1, "data received when no message was expected")     \
+  X(BAD_METHOD, -23, 1, "malformed method")                                    \
+  X(BAD_TARGET, -24, 1, "malformed request target")                            \
+  X(BAD_VERSION, -25, 1, "malformed or unsupported HTTP version")              \
+  X(BAD_STATUS, -26, 1, "malformed status line")                               \
+  X(BAD_HEADER_NAME, -27, 1, "malformed header field name")                    \
+  X(BAD_HEADER_VALUE, -28, 1, "malformed header field value")                  \
+  X(BARE_LF, -29, 1, "line ends in a bare LF")                                 \
+  X(BARE_CR, -30, 1, "bare CR not followed by LF")                             \
+  X(OBS_FOLD, -31, 1, "obsolete line folding")                                 \
+  X(SPACE_BEFORE_COLON, -32, 1, "whitespace between field name and colon")     \
+  X(BAD_CONTENT_LENGTH, -33, 1, "malformed Content-Length")                    \
+  X(CONFLICTING_CONTENT_LENGTH, -34, 1, "differing Content-Length values")      \
+  X(CL_AND_TE, -35, 1, "both Content-Length and Transfer-Encoding")            \
+  X(BAD_TRANSFER_ENCODING, -36, 1, "chunked is not the final coding, or repeated") \
+  X(BAD_CHUNK, -37, 1, "malformed chunk size, extension or terminator")         \
+  X(BAD_HOST, -38, 1, "missing or repeated Host on an HTTP/1.1 request")       \
+  X(LIMIT_START_LINE, -50, 1, "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE") \
+  X(LIMIT_HEADERS, -51, 1, "more header fields than ZTTP_LIMIT_MAX_HEADERS")   \
+  X(LIMIT_HEADER_BYTES, -52, 1, "header section larger than ZTTP_LIMIT_MAX_HEADER_BYTES") \
+  X(LIMIT_TRAILERS, -53, 1, "more trailer fields than ZTTP_LIMIT_MAX_TRAILERS") \
+  X(LIMIT_TRAILER_BYTES, -54, 1, "trailer section larger than ZTTP_LIMIT_MAX_TRAILER_BYTES") \
+  X(LIMIT_CHUNK_EXT, -55, 1, "chunk extensions longer than ZTTP_LIMIT_H1_MAX_CHUNK_EXT") \
+  X(LIMIT_INPUT_BUFFER, -56, 1, "input larger than ZTTP_LIMIT_INPUT_BUFFER")
+
+/**
+ * zttp_error lists every error code: 0 is success, every error is negative.
+ * @since 0.1.0
+ */
+enum zttp_error {
+  ZTTP_OK = 0,
+#define ZTTP_ERROR_ENUM_(name, value, fatal, msg) ZTTP_ERR_##name = value,
+  ZTTP_ERROR_TABLE(ZTTP_ERROR_ENUM_)
+#undef ZTTP_ERROR_ENUM_
+};
+
+/**
+ * zttp_strerror returns a static, NUL-terminated description of |err| (one of
+ * enum zttp_error, or 0). Unknown codes give "unknown error". Never NULL.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN const char *zttp_strerror(int32_t err);
+
+/**
+ * zttp_error_is_fatal returns 1 if |err| poisons the connection that
+ * returned it, 0 if it is a local error (or not an error).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_error_is_fatal(int32_t err);
+
+/**
+ * zttp_version returns the library's version string ("MAJOR.MINOR.PATCH",
+ * static storage) and, if |num| is not NULL, stores
+ * MAJOR << 16 | MINOR << 8 | PATCH in it. Compare with ZTTP_VERSION_NUM from
+ * <zttp/version.h> to detect a header/library mismatch.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN const char *zttp_version(uint32_t *num);
+
+/* ------------------------------------------------------------------------ */
+/* Basic types                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** zttp_tstamp is a point in time in nanoseconds of a monotonic clock that
+ * the caller reads; zttp never reads a clock. @since 0.1.0 */
+typedef uint64_t zttp_tstamp;
+
+/** ZTTP_TSTAMP_NEVER is the zttp_tstamp for "no deadline". @since 0.1.0 */
+#define ZTTP_TSTAMP_NEVER UINT64_MAX
+
+/** zttp_role values: which side of the connection the engine plays.
+ * @since 0.1.0 */
+enum zttp_role { ZTTP_SERVER = 0, ZTTP_CLIENT = 1 };
+
+/** zttp_protocol values: which engine a connection runs. @since 0.1.0 */
+enum zttp_protocol { ZTTP_HTTP1 = 1, ZTTP_HTTP2 = 2, ZTTP_HTTP3 = 3 };
+
+/**
+ * zttp_str is a byte string that is not NUL-terminated: |len| bytes at
+ * |base|. An absent value has base == NULL and len == 0.
+ * @since 0.1.0
+ */
+typedef struct zttp_str {
+  const char *base;
+  size_t len;
+} zttp_str;
+
+/**
+ * zttp_header is one header or trailer field. In events, name and value
+ * point into connection-owned memory (see the borrowing rule above) and the
+ * name keeps its wire case on HTTP/1.1. On the send side the caller owns
+ * them; zttp copies what it sends. |flags| is a set of ZTTP_HEADER_* bits.
+ * @since 0.1.0
+ */
+typedef struct zttp_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+  uint32_t flags;
+  uint32_t reserved;
+} zttp_header;
+
+/** ZTTP_HEADER_NEVER_INDEX marks a sensitive field that HPACK/QPACK must
+ * never add to a compression table (ignored on HTTP/1.1). @since 0.1.0 */
+#define ZTTP_HEADER_NEVER_INDEX 0x1u
+
+/**
+ * zttp_path names the two ends of a UDP path as opaque socket-address bytes
+ * (a struct sockaddr_in or sockaddr_in6 copied verbatim); zttp only compares
+ * and stores them.
+ * @since 0.1.0
+ */
+typedef struct zttp_path {
+  uint8_t local[32];
+  uint32_t local_len;
+  uint8_t remote[32];
+  uint32_t remote_len;
+} zttp_path;
+
+/**
+ * zttp_allocator replaces malloc/realloc/free for everything a config and
+ * the connections made from it allocate. Each hook receives |user|.
+ * realloc(NULL, n) must behave as malloc(n); free(NULL) must be a no-op.
+ * @since 0.1.0
+ */
+typedef struct zttp_allocator {
+  void *(*malloc)(size_t size, void *user);
+  void *(*realloc)(void *ptr, size_t size, void *user);
+  void (*free)(void *ptr, void *user);
+  void *user;
+} zttp_allocator;
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** zttp_config is an opaque set of settings, copied into every connection
+ * created from it. @since 0.1.0 */
+typedef struct zttp_config zttp_config;
+
+/**
+ * zttp_limit names every limit a connection enforces, for
+ * zttp_config_set_limit(). Exceeding a limit set on received data is a fatal
+ * error naming it. Ids are never renumbered; new ones are appended.
+ * @since 0.1.0
+ */
+enum zttp_limit {
+  /** Bytes of received data the connection buffers (HTTP/1.1: one head
+   * must fit, so it must be at least MAX_HEADER_BYTES). Default 131072. */
+  ZTTP_LIMIT_INPUT_BUFFER = 1,
+  /** Bytes of pending output the connection holds before send calls
+   * answer ZTTP_ERR_BUFFER_FULL or take less. Default 262144. */
+  ZTTP_LIMIT_OUTPUT_BUFFER = 2,
+  /** Header fields in one received header section. Default 128. */
+  ZTTP_LIMIT_MAX_HEADERS = 3,
+  /** Bytes of one received header section (HTTP/1.1: the start line, the
+   * fields and their line ends). Default 65536. */
+  ZTTP_LIMIT_MAX_HEADER_BYTES = 4,
+  /** Fields in one received trailer section. Default 32. */
+  ZTTP_LIMIT_MAX_TRAILERS = 5,
+  /** Bytes of one received trailer section. Default 8192. */
+  ZTTP_LIMIT_MAX_TRAILER_BYTES = 6,
+  /** HTTP/1.1: bytes of a request or status line, CRLF included.
+   * Default 8192. */
+  ZTTP_LIMIT_H1_MAX_START_LINE = 7,
+  /** HTTP/1.1: bytes of the extensions on one chunk-size line.
+   * Default 1024. */
+  ZTTP_LIMIT_H1_MAX_CHUNK_EXT = 8,
+  /** HTTP/1.1 server: requests received but not yet answered; when reached,
+   * the server stops reading pipelined requests (zttp_conn_receive_data()
+   * takes less) until a response completes. HTTP/1.1 client: requests sent
+   * and not yet answered. Default 32. */
+  ZTTP_LIMIT_H1_MAX_PIPELINE = 9
+};
+
+/**
+ * zttp_lenient bits relax one HTTP/1.1 strictness rule each. All are off by
+ * default; each accepts input that RFC 9112 lets a recipient reject and that
+ * request smuggling and response splitting exploit. Enable only for a peer
+ * you trust.
+ * @since 0.1.0
+ */
+enum zttp_lenient {
+  /** Accept Content-Length with Transfer-Encoding: the coding wins and the
+   * connection closes after the message (RFC 9112 §6.3 item 3). */
+  ZTTP_LENIENT_CL_AND_TE = 1u << 0,
+  /** Accept differing Content-Length values; the first one is used. */
+  ZTTP_LENIENT_CONFLICTING_CONTENT_LENGTH = 1u << 1,
+  /** Accept chunked that is not the final coding or appears twice; the
+   * message is then read as chunked. */
+  ZTTP_LENIENT_TRANSFER_ENCODING = 1u << 2,
+  /** Accept a bare LF as a line end. */
+  ZTTP_LENIENT_BARE_LF = 1u << 3,
+  /** Accept a bare CR inside a field value; it is replaced by SP
+   * (RFC 9112 §2.2). */
+  ZTTP_LENIENT_BARE_CR = 1u << 4,
+  /** Accept obs-fold; each fold is replaced by SP (RFC 9112 §5.2). */
+  ZTTP_LENIENT_OBS_FOLD = 1u << 5,
+  /** Accept whitespace between a field name and its colon; it is removed. */
+  ZTTP_LENIENT_SPACE_BEFORE_COLON = 1u << 6,
+  /** Accept a leading '+' and surrounding whitespace in Content-Length
+   * (hex and overflow are never accepted). */
+  ZTTP_LENIENT_CONTENT_LENGTH = 1u << 7,
+  /** Accept any HTTP/1.<digit> version, handled as HTTP/1.1. */
+  ZTTP_LENIENT_VERSION = 1u << 8,
+  /** Accept an HTTP/1.1 request with no Host or several. */
+  ZTTP_LENIENT_HOST = 1u << 9,
+  /** Accept whitespace between a chunk size and its line end or
+   * extensions. */
+  ZTTP_LENIENT_CHUNK_SIZE = 1u << 10
+};
+
+/**
+ * zttp_config_new allocates a config with every default into |*out|, using
+ * |alloc| (copied; NULL means the C library's malloc/realloc/free) for it and
+ * for every connection created from it. Free it with zttp_config_free().
+ * Returns 0, ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_new(zttp_config **out,
+                                    const zttp_allocator *alloc);
+
+/**
+ * zttp_config_free frees |cfg|; connections created from it are unaffected.
+ * NULL is a no-op.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN void zttp_config_free(zttp_config *cfg);
+
+/**
+ * zttp_config_set_limit sets limit |id| (enum zttp_limit) to |value|.
+ * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown id, a zero value, or
+ * a value outside the limit's documented range (sizes are capped at 2^31).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_limit(zttp_config *cfg, uint32_t id,
+                                          uint64_t value);
+
+/**
+ * zttp_config_get_limit stores the current value of limit |id| in |*value|.
+ * Returns 0 or ZTTP_ERR_INVALID_ARGUMENT.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_get_limit(const zttp_config *cfg,
+                                          uint64_t *value, uint32_t id);
+
+/**
+ * zttp_config_set_lenient replaces the set of enum zttp_lenient bits.
+ * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown bit.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_lenient(zttp_config *cfg, uint32_t flags);
+
+/**
+ * zttp_config_set_tls_cert_key names the PEM certificate chain and private
+ * key files an HTTP/3 server presents (copied). Read when an HTTP/3
+ * connection is created. Returns 0, ZTTP_ERR_INVALID_ARGUMENT or
+ * ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_cert_key(zttp_config *cfg,
+                                                 const char *cert_file,
+                                                 const char *key_file);
+
+/**
+ * zttp_config_set_tls_ca names a PEM CA bundle file and/or a hashed CA
+ * directory (either may be NULL; both NULL means the system store) an HTTP/3
+ * client verifies the server against (copied). Returns 0 or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_ca(zttp_config *cfg,
+                                           const char *ca_file,
+                                           const char *ca_dir);
+
+/**
+ * zttp_config_set_tls_insecure_no_verify turns certificate and host name
+ * verification of the peer off when |insecure| is 1 (default 0: verify).
+ * Returns 0 or ZTTP_ERR_INVALID_ARGUMENT.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_insecure_no_verify(zttp_config *cfg,
+                                                           uint32_t insecure);
+
+/**
+ * zttp_config_set_server_name sets the host name an HTTP/3 client sends in
+ * SNI and verifies the certificate against (copied, |len| bytes).
+ * Returns 0, ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_server_name(zttp_config *cfg,
+                                                const char *name, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** zttp_conn is one opaque connection: one engine in one role.
+ * @since 0.1.0 */
+typedef struct zttp_conn zttp_conn;
+
+/**
+ * zttp_conn_new creates a connection in |role| (enum zttp_role) running
+ * |protocol| (enum zttp_protocol) with a copy of |cfg| (NULL: defaults)
+ * into |*out|. Returns 0, ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_NOMEM, or
+ * ZTTP_ERR_UNSUPPORTED for a protocol this build does not implement yet.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_new(zttp_conn **out, const zttp_config *cfg,
+                                  uint32_t role, uint32_t protocol);
+
+/**
+ * zttp_conn_free frees |conn| and everything it owns; every pointer it
+ * handed out becomes invalid. NULL is a no-op.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN void zttp_conn_free(zttp_conn *conn);
+
+/**
+ * zttp_conn_receive_data hands |len| bytes received on the byte stream
+ * (HTTP/1.1, HTTP/2) to |conn|; |len| == 0 means the peer closed its
+ * sending side (EOF). It invalidates pointers from earlier events.
+ * Returns the number of bytes taken, which is less than |len| only when the
+ * input buffer (ZTTP_LIMIT_INPUT_BUFFER) is full or the engine stopped
+ * reading (pipelining limit, a pending upgrade, the connection closing):
+ * drain events with zttp_conn_next_event() and offer the rest again.
+ * Errors: ZTTP_ERR_INVALID_STATE (HTTP/3, or input after EOF or an
+ * upgrade), ZTTP_ERR_NOMEM, or the connection's fatal error.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int64_t zttp_conn_receive_data(zttp_conn *conn,
+                                           const uint8_t *data, size_t len);
+
+/**
+ * zttp_conn_receive_datagram hands one UDP payload received on |path| at
+ * |now| to an HTTP/3 connection. Returns 0, ZTTP_ERR_INVALID_STATE (HTTP/1.1,
+ * HTTP/2), ZTTP_ERR_UNSUPPORTED (until HTTP/3 lands) or a fatal error.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
+                                               const uint8_t *data, size_t len,
+                                               const zttp_path *path,
+                                               zttp_tstamp now);
+
+/* Event kinds. Numbers are never renumbered or reused. */
+/** No event is ready: feed more input. */
+#define ZTTP_EVENT_NEED_DATA 0u
+/** A request head (server role): u.request. */
+#define ZTTP_EVENT_REQUEST 1u
+/** A response head, 1xx included (client role): u.response. */
+#define ZTTP_EVENT_RESPONSE 2u
+/** One span of body data: u.data. */
+#define ZTTP_EVENT_DATA 3u
+/** The message on stream_id is complete: u.end (trailers, maybe none). */
+#define ZTTP_EVENT_END_MESSAGE 4u
+/** The peer closed the connection: u.closed. No event follows. */
+#define ZTTP_EVENT_CONNECTION_CLOSED 5u
+/** The peer reset stream_id (HTTP/2, HTTP/3): u.reset. */
+#define ZTTP_EVENT_STREAM_RESET 6u
+/** The peer is shutting down (HTTP/2 GOAWAY, HTTP/3 GOAWAY): u.goaway. */
+#define ZTTP_EVENT_GOAWAY 7u
+/** The peer's settings arrived (HTTP/2, HTTP/3): u.settings. */
+#define ZTTP_EVENT_SETTINGS 8u
+/** A PING arrived or was acknowledged (HTTP/2): u.ping. */
+#define ZTTP_EVENT_PING 9u
+/** stream_id (0: the connection) can take more data: u.window. */
+#define ZTTP_EVENT_WINDOW_UPDATE 10u
+/** The connection was upgraded or became a tunnel (HTTP/1.1 101 or 2xx to
+ * CONNECT): u.data holds the bytes received after the head, untouched.
+ * The engine reads no further input; pending output may still be sent. */
+#define ZTTP_EVENT_UPGRADE 11u
+/** The QUIC handshake completed (HTTP/3). */
+#define ZTTP_EVENT_HANDSHAKE_DONE 12u
+/** A TLS session ticket for resumption arrived (HTTP/3): u.data. */
+#define ZTTP_EVENT_SESSION_TICKET 13u
+/** An unreliable datagram arrived (HTTP/3, RFC 9297): u.data. */
+#define ZTTP_EVENT_DATAGRAM 14u
+/** The peer's address changed or a path was validated (HTTP/3): u.path. */
+#define ZTTP_EVENT_PATH 15u
+
+/* Event flags (zttp_event.flags). */
+/** No body follows this head on this stream (END_MESSAGE still follows). */
+#define ZTTP_EVENT_FLAG_END_STREAM 0x1u
+/** The request carries Expect: 100-continue. */
+#define ZTTP_EVENT_FLAG_EXPECT_CONTINUE 0x2u
+/** The request asks to switch protocols (Upgrade), or is a CONNECT. */
+#define ZTTP_EVENT_FLAG_UPGRADE 0x4u
+/** The connection closes after this exchange (HTTP/1.1). */
+#define ZTTP_EVENT_FLAG_CLOSE 0x8u
+/** ZTTP_EVENT_PING: this is an acknowledgement. */
+#define ZTTP_EVENT_FLAG_ACK 0x10u
+
+/** zttp_request_event: a request head. http_version is 10, 11, 20 or 30.
+ * target is the request-target as received (HTTP/2 and HTTP/3: :path);
+ * path and query split it at the first '?' (query excludes it); authority
+ * is the Host field or :authority; scheme and protocol are set on HTTP/2
+ * and HTTP/3 only. @since 0.1.0 */
+typedef struct zttp_request_event {
+  zttp_str method;
+  zttp_str target;
+  zttp_str path;
+  zttp_str query;
+  zttp_str authority;
+  zttp_str scheme;
+  zttp_str protocol;
+  const zttp_header *headers;
+  size_t num_headers;
+  uint32_t http_version;
+  uint32_t reserved;
+} zttp_request_event;
+
+/** zttp_response_event: a response head; status 100..599. @since 0.1.0 */
+typedef struct zttp_response_event {
+  uint32_t status;
+  uint32_t http_version;
+  zttp_str reason;
+  const zttp_header *headers;
+  size_t num_headers;
+} zttp_response_event;
+
+/** zttp_data_event: |len| bytes at |data|. @since 0.1.0 */
+typedef struct zttp_data_event {
+  const uint8_t *data;
+  size_t len;
+} zttp_data_event;
+
+/** zttp_end_event: the trailer fields, if any. @since 0.1.0 */
+typedef struct zttp_end_event {
+  const zttp_header *trailers;
+  size_t num_trailers;
+} zttp_end_event;
+
+/** zttp_closed_event: |error| is 0 for a clean close, else the ZTTP_ERR_*
+ * that ended it; wire_error_code is the protocol's code (HTTP/2, QUIC).
+ * @since 0.1.0 */
+typedef struct zttp_closed_event {
+  int32_t error;
+  uint32_t reserved;
+  uint64_t wire_error_code;
+  zttp_str reason;
+} zttp_closed_event;
+
+/** zttp_reset_event: the peer's wire error code. @since 0.1.0 */
+typedef struct zttp_reset_event {
+  uint64_t error_code;
+} zttp_reset_event;
+
+/** zttp_goaway_event: the last stream the peer will process, its error
+ * code and debug data. @since 0.1.0 */
+typedef struct zttp_goaway_event {
+  int64_t last_stream_id;
+  uint64_t error_code;
+  zttp_str debug_data;
+} zttp_goaway_event;
+
+/** zttp_setting is one (identifier, value) pair. @since 0.1.0 */
+typedef struct zttp_setting {
+  uint64_t id;
+  uint64_t value;
+} zttp_setting;
+
+/** zttp_settings_event: the settings in the order received.
+ * @since 0.1.0 */
+typedef struct zttp_settings_event {
+  const zttp_setting *settings;
+  size_t num_settings;
+} zttp_settings_event;
+
+/** zttp_ping_event: the 8 opaque bytes. @since 0.1.0 */
+typedef struct zttp_ping_event {
+  uint8_t opaque_data[8];
+} zttp_ping_event;
+
+/** zttp_window_event: how many bytes zttp_conn_send_data() would now take
+ * on the stream. @since 0.1.0 */
+typedef struct zttp_window_event {
+  uint64_t available;
+} zttp_window_event;
+
+/** zttp_path_event: the path concerned. @since 0.1.0 */
+typedef struct zttp_path_event {
+  zttp_path path;
+  uint32_t validated;
+  uint32_t reserved;
+} zttp_path_event;
+
+/**
+ * zttp_event is one event from zttp_conn_next_event(): |kind| (a
+ * ZTTP_EVENT_* value) selects the member of |u|; |flags| holds
+ * ZTTP_EVENT_FLAG_* bits; every event names its stream (HTTP/1.1 uses 0).
+ * The union keeps reserved room so new kinds never change its size.
+ * @since 0.1.0
+ */
+typedef struct zttp_event {
+  uint32_t kind;
+  uint32_t flags;
+  int64_t stream_id;
+  union {
+    zttp_request_event request;
+    zttp_response_event response;
+    zttp_data_event data;
+    zttp_end_event end;
+    zttp_closed_event closed;
+    zttp_reset_event reset;
+    zttp_goaway_event goaway;
+    zttp_settings_event settings;
+    zttp_ping_event ping;
+    zttp_window_event window;
+    zttp_path_event path;
+    uint64_t reserved[32];
+  } u;
+} zttp_event;
+
+/**
+ * zttp_conn_next_event fills |*ev| with the next event. Returns 1 when an
+ * event was produced, 0 when none is ready (ev->kind is then
+ * ZTTP_EVENT_NEED_DATA), or a negative error: a fatal one (the peer broke
+ * the protocol or a limit; see zttp_conn_last_error()) or ZTTP_ERR_NOMEM.
+ * The event's pointers are valid until the next call that can change them
+ * (see the file comment).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_next_event(zttp_conn *conn, zttp_event *ev);
+
+/* Send flags. */
+/** The message ends with this call: no body (or no more body) follows. */
+#define ZTTP_SEND_FLAG_END_STREAM 0x1u
+
+/**
+ * zttp_conn_send_request queues a request head (client role). |method| and
+ * |target| are the request line's; |headers| are sent in order (HTTP/1.1
+ * needs exactly one Host; HTTP/2 and HTTP/3 turn it into :authority and
+ * accept leading :scheme, :authority and :protocol entries). Framing: a
+ * Content-Length or Transfer-Encoding: chunked header is honoured; without
+ * either, HTTP/1.1 uses chunked unless |flags| has ZTTP_SEND_FLAG_END_STREAM.
+ * Returns the new stream id (HTTP/1.1: 0), or ZTTP_ERR_INVALID_FIELD (a
+ * byte or field the serializer refuses; nothing is queued),
+ * ZTTP_ERR_INVALID_STATE (wrong role, the previous request's body is not
+ * finished, or the pipeline is full), ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int64_t zttp_conn_send_request(zttp_conn *conn, const char *method,
+                                           size_t method_len,
+                                           const char *target,
+                                           size_t target_len,
+                                           const zttp_header *headers,
+                                           size_t num_headers, uint32_t flags);
+
+/**
+ * zttp_conn_send_response queues a final response head (status 200..599) on
+ * |stream_id| (server role; HTTP/1.1 answers requests in order on stream 0).
+ * |reason| (may be NULL: the standard phrase) is used on HTTP/1.1 only.
+ * Framing as for zttp_conn_send_request(); bodyless responses (HEAD, 204,
+ * 304, 2xx to CONNECT) take none. HTTP/1.1 adds Connection: close when the
+ * exchange requires it. Returns 0 or the errors of
+ * zttp_conn_send_request(), plus ZTTP_ERR_STREAM_NOT_FOUND.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_send_response(zttp_conn *conn, int64_t stream_id,
+                                            uint32_t status, const char *reason,
+                                            size_t reason_len,
+                                            const zttp_header *headers,
+                                            size_t num_headers, uint32_t flags);
+
+/**
+ * zttp_conn_send_informational queues a 1xx response head (100..199, not
+ * 101 on HTTP/2 and HTTP/3) on |stream_id| before the final response. On
+ * HTTP/1.1, 101 accepts the request's Upgrade: once it is queued, the next
+ * event is ZTTP_EVENT_UPGRADE. Returns 0 or the errors of
+ * zttp_conn_send_response().
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_send_informational(zttp_conn *conn,
+                                                 int64_t stream_id,
+                                                 uint32_t status,
+                                                 const zttp_header *headers,
+                                                 size_t num_headers);
+
+/**
+ * zttp_conn_send_data queues up to |len| body bytes on |stream_id| (copied)
+ * and returns how many it took: fewer than |len| when the output buffer or
+ * the flow-control window is short (zttp_conn_send_window() tells how many
+ * it would take). With ZTTP_SEND_FLAG_END_STREAM the message ends once all
+ * |len| bytes were taken. Errors: ZTTP_ERR_FRAMING (more than the declared
+ * Content-Length, or a body on a bodyless message), ZTTP_ERR_INVALID_STATE,
+ * ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int64_t zttp_conn_send_data(zttp_conn *conn, int64_t stream_id,
+                                        const uint8_t *data, size_t len,
+                                        uint32_t flags);
+
+/**
+ * zttp_conn_end_message ends the message on |stream_id| with |trailers|
+ * (num_trailers may be 0; HTTP/1.1 sends trailers only in a chunked body).
+ * Returns 0, ZTTP_ERR_FRAMING (fewer bytes sent than the Content-Length,
+ * or trailers that the framing cannot carry), ZTTP_ERR_INVALID_FIELD,
+ * ZTTP_ERR_INVALID_STATE, ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_end_message(zttp_conn *conn, int64_t stream_id,
+                                          const zttp_header *trailers,
+                                          size_t num_trailers);
+
+/**
+ * zttp_conn_reset_stream abandons |stream_id| with the wire |error_code|
+ * (HTTP/2 RST_STREAM, HTTP/3 RESET_STREAM/STOP_SENDING). HTTP/1.1 has no
+ * streams: it drops unsent output and the connection must close
+ * (zttp_conn_should_close() turns 1). Returns 0, ZTTP_ERR_STREAM_NOT_FOUND
+ * or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_reset_stream(zttp_conn *conn, int64_t stream_id,
+                                           uint64_t error_code);
+
+/** zttp_conn_close flag: finish the exchanges in progress, then close. */
+#define ZTTP_CLOSE_FLAG_GRACEFUL 0x1u
+
+/**
+ * zttp_conn_close starts closing the connection with the wire |error_code|
+ * (HTTP/2 GOAWAY, QUIC CONNECTION_CLOSE; HTTP/1.1 ignores it). With
+ * ZTTP_CLOSE_FLAG_GRACEFUL, messages in progress finish first (HTTP/1.1: the
+ * response in progress gets Connection: close and no further request is
+ * read); without it, unsent output is dropped at once. Close the transport
+ * when zttp_conn_should_close() is 1 and no output is pending.
+ * Returns 0 or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_close(zttp_conn *conn, uint64_t error_code,
+                                    uint32_t flags);
+
+/**
+ * zttp_conn_should_close returns 1 when the caller should close the
+ * transport once zttp_conn_pending() is 0 (HTTP/1.1: Connection: close, an
+ * HTTP/1.0 exchange without keep-alive, a close-delimited body, EOF from the
+ * peer, a fatal error), else 0.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_should_close(const zttp_conn *conn);
+
+/**
+ * zttp_conn_send_window returns how many body bytes zttp_conn_send_data()
+ * would take now on |stream_id|, or ZTTP_ERR_STREAM_NOT_FOUND /
+ * ZTTP_ERR_INVALID_STATE.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int64_t zttp_conn_send_window(const zttp_conn *conn,
+                                          int64_t stream_id);
+
+/**
+ * zttp_conn_data_consumed tells |conn| the application has processed |len|
+ * body bytes of |stream_id|, which reopens flow-control credit (HTTP/2,
+ * HTTP/3 send WINDOW_UPDATE / MAX_STREAM_DATA). HTTP/1.1 has no window: it
+ * returns 0. Returns 0, ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_data_consumed(zttp_conn *conn, int64_t stream_id,
+                                            size_t len);
+
+/**
+ * zttp_conn_pending points |*out| at the bytes to write to the byte stream
+ * (HTTP/1.1, HTTP/2) and returns their count (0: nothing to send). The
+ * bytes stay valid until zttp_conn_consume() or another call that queues
+ * output. Returns 0 on HTTP/3.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN size_t zttp_conn_pending(zttp_conn *conn, const uint8_t **out);
+
+/**
+ * zttp_conn_consume marks the first |len| pending bytes as written.
+ * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT if |len| exceeds the pending
+ * count.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_consume(zttp_conn *conn, size_t len);
+
+/**
+ * zttp_conn_write_datagram writes the next UDP payload(s) of an HTTP/3
+ * connection into |buf| (|buflen| bytes) at |now|: one datagram, or several
+ * of |*segment_size| bytes each (the last may be shorter) for GSO, to send on
+ * |*path|. Returns the bytes written (0: nothing to send),
+ * ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2) or ZTTP_ERR_UNSUPPORTED (until
+ * HTTP/3 lands).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
+                                             size_t *segment_size,
+                                             uint8_t *buf, size_t buflen,
+                                             zttp_tstamp now);
+
+/**
+ * zttp_conn_next_timeout returns when zttp_conn_handle_timeout() must next be
+ * called, or ZTTP_TSTAMP_NEVER (HTTP/1.1 and HTTP/2 have no timers).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN zttp_tstamp zttp_conn_next_timeout(const zttp_conn *conn);
+
+/**
+ * zttp_conn_handle_timeout runs the timers that expired by |now|.
+ * Returns 0 or a fatal error (an idle timeout closes the connection).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_handle_timeout(zttp_conn *conn, zttp_tstamp now);
+
+/**
+ * zttp_conn_last_error returns the last error |conn| reported (0 if none)
+ * and, for each non-NULL output, its detail: |*message| a NUL-terminated
+ * description owned by the connection (valid until the next call on it),
+ * |*wire_error_code| the protocol's code sent or received (HTTP/2, HTTP/3,
+ * QUIC; 0 on HTTP/1.1), |*stream_id| the stream concerned or -1.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_last_error(const zttp_conn *conn,
+                                         const char **message,
+                                         uint64_t *wire_error_code,
+                                         int64_t *stream_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZTTP_ZTTP_H */

@@ -1,0 +1,111 @@
+/* Character classes (RFC 9110 §5.6.2, RFC 9112) and the wide scanners the
+ * HTTP/1.1 parser runs over header values and request targets.
+ *
+ * x86-64: the 16-byte loop uses SSE2, which every x86-64 CPU has, inline;
+ * runs of 64 bytes or more go to an AVX2 loop when the CPU has AVX2, decided
+ * once at load time. Other architectures, and the last bytes of a buffer,
+ * use the 256-entry class table. (SSE4.2's pcmpestri, which
+ * picohttpparser uses, is slower than compare + movemask on current cores,
+ * so it is not used.)
+ * SPDX-License-Identifier: MIT */
+#ifndef ZTTP_COMMON_SCAN_H
+#define ZTTP_COMMON_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define ZTTP_SCAN_SSE2 1
+#endif
+
+/* Bits of zttp_ctype[]. */
+#define ZTTP_CT_TOKEN 0x01u  /* tchar (RFC 9110 §5.6.2) */
+#define ZTTP_CT_VALUE 0x02u  /* field-vchar, SP, HTAB (RFC 9110 §5.5) */
+#define ZTTP_CT_TARGET 0x04u /* visible ASCII 0x21..0x7E */
+#define ZTTP_CT_HEX 0x08u    /* HEXDIG */
+#define ZTTP_CT_DIGIT 0x10u  /* DIGIT */
+#define ZTTP_CT_OWS 0x20u    /* SP, HTAB */
+#define ZTTP_CT_QDTEXT 0x40u /* qdtext (RFC 9110 §5.6.4) */
+
+extern const uint8_t zttp_ctype[256];
+
+/* Nonzero when the AVX2 scanners may run (set once at load time). */
+extern int zttp_scan_have_avx2;
+
+/* Scalar and vector variants, exposed for tests that compare them. */
+const uint8_t *zttp_scan_value_scalar(const uint8_t *p, const uint8_t *end);
+const uint8_t *zttp_scan_target_scalar(const uint8_t *p, const uint8_t *end);
+const uint8_t *zttp_scan_value_avx2(const uint8_t *p, const uint8_t *end);
+const uint8_t *zttp_scan_target_avx2(const uint8_t *p, const uint8_t *end);
+const uint8_t *zttp_scan_value_sse2(const uint8_t *p, const uint8_t *end);
+const uint8_t *zttp_scan_target_sse2(const uint8_t *p, const uint8_t *end);
+
+/* zttp_scan_value_sse2_inline: the 16-byte loop of zttp_scan_value. */
+/* zttp_scan_value returns the first byte in [p, end) that cannot appear in a
+ * field value (a CTL other than HTAB, or DEL), or |end|. */
+static inline const uint8_t *zttp_scan_value_sse2_inline(const uint8_t *p,
+                                                         const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  const __m128i c1f = _mm_set1_epi8(0x1f);
+  const __m128i tab = _mm_set1_epi8(0x09);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
+    __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
+                               _mm_cmpeq_epi8(v, del));
+    unsigned m = (unsigned)_mm_movemask_epi8(bad);
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
+#endif
+  return zttp_scan_value_scalar(p, end);
+}
+
+/* zttp_scan_target returns the first byte in [p, end) outside 0x21..0x7E,
+ * or |end|. */
+static inline const uint8_t *
+zttp_scan_target_sse2_inline(const uint8_t *p, const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  /* x - 0x21 (wrapping) is below 0x5E exactly for 0x21..0x7E; compare as
+   * signed after flipping the sign bit. */
+  const __m128i off = _mm_set1_epi8((char)(0x21 + 0x80));
+  const __m128i lim = _mm_set1_epi8((char)(0x5e - 0x80));
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i s = _mm_sub_epi8(v, off);
+    __m128i ok = _mm_cmplt_epi8(s, lim);
+    unsigned m = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
+#endif
+  return zttp_scan_target_scalar(p, end);
+}
+
+static inline const uint8_t *zttp_scan_value(const uint8_t *p,
+                                             const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  if (end - p >= 64 && zttp_scan_have_avx2) {
+    return zttp_scan_value_avx2(p, end);
+  }
+#endif
+  return zttp_scan_value_sse2_inline(p, end);
+}
+
+static inline const uint8_t *zttp_scan_target(const uint8_t *p,
+                                              const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  if (end - p >= 64 && zttp_scan_have_avx2) {
+    return zttp_scan_target_avx2(p, end);
+  }
+#endif
+  return zttp_scan_target_sse2_inline(p, end);
+}
+
+#endif

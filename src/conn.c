@@ -1,0 +1,552 @@
+/* The public entry points: argument checks, the poisoning rule and dispatch
+ * through one vtable per engine (DESIGN.md §3).
+ * SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* Sizes are capped so that offsets fit comfortably in 32 bits. */
+#define SIZE_LIMIT_MAX ((uint64_t)1 << 31)
+
+typedef struct limit_info {
+  uint64_t def;
+  uint64_t min;
+  uint64_t max;
+} limit_info;
+
+static const limit_info limit_table[ZTTP_LIMIT_COUNT] = {
+    [ZTTP_LIMIT_INPUT_BUFFER] = {131072, 256, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_OUTPUT_BUFFER] = {262144, 256, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_MAX_HEADERS] = {128, 1, 65535},
+    [ZTTP_LIMIT_MAX_HEADER_BYTES] = {65536, 16, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_MAX_TRAILERS] = {32, 1, 65535},
+    [ZTTP_LIMIT_MAX_TRAILER_BYTES] = {8192, 2, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_H1_MAX_START_LINE] = {8192, 16, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_H1_MAX_CHUNK_EXT] = {1024, 1, SIZE_LIMIT_MAX},
+    [ZTTP_LIMIT_H1_MAX_PIPELINE] = {32, 1, 1024},
+};
+
+#define LENIENT_ALL ((1u << 11) - 1)
+
+static void settings_default(zttp_settings *s) {
+  memset(s, 0, sizeof(*s));
+  for (size_t i = 1; i < ZTTP_LIMIT_COUNT; i++) {
+    s->limits[i] = limit_table[i].def;
+  }
+}
+
+int32_t zttp_conn_error(zttp_conn *conn, int32_t err, uint64_t wire_code,
+                        int64_t stream_id, const char *fmt, ...) {
+  va_list ap;
+  conn->last_err = err;
+  conn->err_wire_code = wire_code;
+  conn->err_stream = stream_id;
+  conn->err_recorded = 1;
+  va_start(ap, fmt);
+  vsnprintf(conn->err_msg, sizeof(conn->err_msg), fmt, ap);
+  va_end(ap);
+  if (zttp_error_is_fatal(err) && conn->fatal == 0) {
+    conn->fatal = err;
+  }
+  return err;
+}
+
+/* ---- config ------------------------------------------------------------- */
+
+int32_t zttp_config_new(zttp_config **out, const zttp_allocator *alloc) {
+  if (out == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *out = NULL;
+  if (alloc != NULL &&
+      (alloc->malloc == NULL || alloc->realloc == NULL || alloc->free == NULL)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  const zttp_mem *mem = alloc != NULL ? alloc : zttp_mem_default();
+  zttp_config *cfg = zttp_mem_calloc(mem, 1, sizeof(*cfg));
+  if (cfg == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  cfg->mem = *mem;
+  settings_default(&cfg->settings);
+  *out = cfg;
+  return 0;
+}
+
+void zttp_config_free(zttp_config *cfg) {
+  if (cfg == NULL) {
+    return;
+  }
+  zttp_mem mem = cfg->mem;
+  zttp_mem_free(&mem, cfg->tls_cert_file);
+  zttp_mem_free(&mem, cfg->tls_key_file);
+  zttp_mem_free(&mem, cfg->tls_ca_file);
+  zttp_mem_free(&mem, cfg->tls_ca_dir);
+  zttp_mem_free(&mem, cfg->server_name);
+  zttp_mem_free(&mem, cfg);
+}
+
+static int settings_valid(const zttp_settings *s) {
+  /* HTTP/1.1 needs a whole head in the input buffer. */
+  return s->limits[ZTTP_LIMIT_INPUT_BUFFER] >=
+             s->limits[ZTTP_LIMIT_MAX_HEADER_BYTES] &&
+         s->limits[ZTTP_LIMIT_INPUT_BUFFER] >=
+             s->limits[ZTTP_LIMIT_MAX_TRAILER_BYTES];
+}
+
+int32_t zttp_config_set_limit(zttp_config *cfg, uint32_t id, uint64_t value) {
+  if (cfg == NULL || id == 0 || id >= ZTTP_LIMIT_COUNT ||
+      value < limit_table[id].min || value > limit_table[id].max) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  cfg->settings.limits[id] = value;
+  return 0;
+}
+
+int32_t zttp_config_get_limit(const zttp_config *cfg, uint64_t *value,
+                              uint32_t id) {
+  if (cfg == NULL || value == NULL || id == 0 || id >= ZTTP_LIMIT_COUNT) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *value = cfg->settings.limits[id];
+  return 0;
+}
+
+int32_t zttp_config_set_lenient(zttp_config *cfg, uint32_t flags) {
+  if (cfg == NULL || (flags & ~LENIENT_ALL) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  cfg->settings.lenient = flags;
+  return 0;
+}
+
+/* Replaces *slot with a copy of |s| (NULL clears it). */
+static int32_t set_string(zttp_config *cfg, char **slot, const char *s) {
+  char *copy = NULL;
+  if (s != NULL) {
+    copy = zttp_mem_strdup(&cfg->mem, s);
+    if (copy == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+  }
+  zttp_mem_free(&cfg->mem, *slot);
+  *slot = copy;
+  return 0;
+}
+
+int32_t zttp_config_set_tls_cert_key(zttp_config *cfg, const char *cert_file,
+                                     const char *key_file) {
+  if (cfg == NULL || cert_file == NULL || key_file == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  char *cert = NULL;
+  int32_t rv = set_string(cfg, &cert, cert_file);
+  if (rv != 0) {
+    return rv;
+  }
+  char *key = NULL;
+  rv = set_string(cfg, &key, key_file);
+  if (rv != 0) {
+    zttp_mem_free(&cfg->mem, cert);
+    return rv;
+  }
+  zttp_mem_free(&cfg->mem, cfg->tls_cert_file);
+  zttp_mem_free(&cfg->mem, cfg->tls_key_file);
+  cfg->tls_cert_file = cert;
+  cfg->tls_key_file = key;
+  return 0;
+}
+
+int32_t zttp_config_set_tls_ca(zttp_config *cfg, const char *ca_file,
+                               const char *ca_dir) {
+  if (cfg == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  char *file = NULL;
+  char *dir = NULL;
+  if (set_string(cfg, &file, ca_file) != 0) {
+    return ZTTP_ERR_NOMEM;
+  }
+  if (set_string(cfg, &dir, ca_dir) != 0) {
+    zttp_mem_free(&cfg->mem, file);
+    return ZTTP_ERR_NOMEM;
+  }
+  zttp_mem_free(&cfg->mem, cfg->tls_ca_file);
+  zttp_mem_free(&cfg->mem, cfg->tls_ca_dir);
+  cfg->tls_ca_file = file;
+  cfg->tls_ca_dir = dir;
+  return 0;
+}
+
+int32_t zttp_config_set_tls_insecure_no_verify(zttp_config *cfg,
+                                               uint32_t insecure) {
+  if (cfg == NULL || insecure > 1) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  cfg->tls_insecure = insecure;
+  return 0;
+}
+
+int32_t zttp_config_set_server_name(zttp_config *cfg, const char *name,
+                                    size_t len) {
+  if (cfg == NULL || name == NULL || len == 0 || len > 255 ||
+      memchr(name, 0, len) != NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  char *copy = zttp_mem_malloc(&cfg->mem, len + 1);
+  if (copy == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  memcpy(copy, name, len);
+  copy[len] = '\0';
+  zttp_mem_free(&cfg->mem, cfg->server_name);
+  cfg->server_name = copy;
+  cfg->server_name_len = len;
+  return 0;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static const zttp_engine_vtbl *engine_for(uint32_t protocol) {
+  switch (protocol) {
+  case ZTTP_HTTP1:
+    return &zttp_h1_engine;
+  default:
+    return NULL;
+  }
+}
+
+int32_t zttp_conn_new(zttp_conn **out, const zttp_config *cfg, uint32_t role,
+                      uint32_t protocol) {
+  if (out == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *out = NULL;
+  if (role != ZTTP_SERVER && role != ZTTP_CLIENT) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (protocol != ZTTP_HTTP1 && protocol != ZTTP_HTTP2 &&
+      protocol != ZTTP_HTTP3) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  const zttp_engine_vtbl *vt = engine_for(protocol);
+  if (vt == NULL) {
+    return ZTTP_ERR_UNSUPPORTED;
+  }
+  const zttp_mem *mem = cfg != NULL ? &cfg->mem : zttp_mem_default();
+  zttp_settings settings;
+  if (cfg != NULL) {
+    settings = cfg->settings;
+  } else {
+    settings_default(&settings);
+  }
+  if (!settings_valid(&settings)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  zttp_conn *conn = zttp_mem_calloc(mem, 1, sizeof(*conn));
+  if (conn == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  conn->vt = vt;
+  conn->mem = *mem;
+  conn->settings = settings;
+  conn->role = role;
+  conn->err_stream = -1;
+  int32_t rv = vt->init(conn);
+  if (rv != 0) {
+    zttp_mem_free(mem, conn);
+    return rv;
+  }
+  *out = conn;
+  return 0;
+}
+
+void zttp_conn_free(zttp_conn *conn) {
+  if (conn == NULL) {
+    return;
+  }
+  conn->vt->free(conn);
+  zttp_mem mem = conn->mem;
+  zttp_mem_free(&mem, conn);
+}
+
+/* Starts a public call: the poisoning rule. */
+#define ENTER(conn)                                                            \
+  do {                                                                         \
+    if ((conn)->fatal != 0) {                                                  \
+      return (conn)->fatal;                                                    \
+    }                                                                          \
+    (conn)->err_recorded = 0;                                                  \
+  } while (0)
+
+/* Ends a public call: an error the engine did not describe gets the generic
+ * text, and a fatal one poisons the connection. */
+static int64_t leave(zttp_conn *conn, int64_t rv) {
+  if (rv < 0 && !conn->err_recorded) {
+    zttp_conn_error(conn, (int32_t)rv, 0, -1, "%s",
+                    zttp_strerror((int32_t)rv));
+  }
+  return rv;
+}
+
+static int32_t invalid_state(zttp_conn *conn, const char *call) {
+  return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
+                         "%s is not available on this protocol", call);
+}
+
+static int headers_ok(const zttp_header *headers, size_t num) {
+  if (num != 0 && headers == NULL) {
+    return 0;
+  }
+  for (size_t i = 0; i < num; i++) {
+    if ((headers[i].name == NULL && headers[i].name_len != 0) ||
+        (headers[i].value == NULL && headers[i].value_len != 0)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int64_t zttp_conn_receive_data(zttp_conn *conn, const uint8_t *data,
+                               size_t len) {
+  if (conn == NULL || (data == NULL && len != 0)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->receive_data == NULL) {
+    return invalid_state(conn, "receive_data");
+  }
+  return leave(conn, conn->vt->receive_data(conn, data, len));
+}
+
+int32_t zttp_conn_receive_datagram(zttp_conn *conn, const uint8_t *data,
+                                   size_t len, const zttp_path *path,
+                                   zttp_tstamp now) {
+  if (conn == NULL || data == NULL || len == 0 || path == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->receive_datagram == NULL) {
+    return invalid_state(conn, "receive_datagram");
+  }
+  return (int32_t)leave(conn,
+                        conn->vt->receive_datagram(conn, data, len, path, now));
+}
+
+int32_t zttp_conn_next_event(zttp_conn *conn, zttp_event *ev) {
+  if (conn == NULL || ev == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  memset(ev, 0, sizeof(*ev));
+  ENTER(conn);
+  return (int32_t)leave(conn, conn->vt->next_event(conn, ev));
+}
+
+int64_t zttp_conn_send_request(zttp_conn *conn, const char *method,
+                               size_t method_len, const char *target,
+                               size_t target_len, const zttp_header *headers,
+                               size_t num_headers, uint32_t flags) {
+  if (conn == NULL || method == NULL || method_len == 0 || target == NULL ||
+      target_len == 0 || !headers_ok(headers, num_headers) ||
+      (flags & ~ZTTP_SEND_FLAG_END_STREAM) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->role != ZTTP_CLIENT) {
+    return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
+                           "send_request needs the client role");
+  }
+  zttp_str m = {method, method_len};
+  zttp_str t = {target, target_len};
+  return leave(conn, conn->vt->send_request(conn, m, t, headers, num_headers,
+                                            flags));
+}
+
+int32_t zttp_conn_send_response(zttp_conn *conn, int64_t stream_id,
+                                uint32_t status, const char *reason,
+                                size_t reason_len, const zttp_header *headers,
+                                size_t num_headers, uint32_t flags) {
+  if (conn == NULL || stream_id < 0 || status < 200 || status > 599 ||
+      (reason == NULL && reason_len != 0) ||
+      !headers_ok(headers, num_headers) ||
+      (flags & ~ZTTP_SEND_FLAG_END_STREAM) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->role != ZTTP_SERVER) {
+    return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
+                           "send_response needs the server role");
+  }
+  zttp_str r = {reason, reason_len};
+  return (int32_t)leave(conn,
+                        conn->vt->send_response(conn, stream_id, status, r,
+                                                headers, num_headers, flags));
+}
+
+int32_t zttp_conn_send_informational(zttp_conn *conn, int64_t stream_id,
+                                     uint32_t status,
+                                     const zttp_header *headers,
+                                     size_t num_headers) {
+  if (conn == NULL || stream_id < 0 || status < 100 || status > 199 ||
+      !headers_ok(headers, num_headers)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->role != ZTTP_SERVER) {
+    return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
+                           "send_informational needs the server role");
+  }
+  return (int32_t)leave(conn, conn->vt->send_informational(
+                                  conn, stream_id, status, headers,
+                                  num_headers));
+}
+
+int64_t zttp_conn_send_data(zttp_conn *conn, int64_t stream_id,
+                            const uint8_t *data, size_t len, uint32_t flags) {
+  if (conn == NULL || stream_id < 0 || (data == NULL && len != 0) ||
+      (flags & ~ZTTP_SEND_FLAG_END_STREAM) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  return leave(conn, conn->vt->send_data(conn, stream_id, data, len, flags));
+}
+
+int32_t zttp_conn_end_message(zttp_conn *conn, int64_t stream_id,
+                              const zttp_header *trailers,
+                              size_t num_trailers) {
+  if (conn == NULL || stream_id < 0 || !headers_ok(trailers, num_trailers)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  return (int32_t)leave(
+      conn, conn->vt->end_message(conn, stream_id, trailers, num_trailers));
+}
+
+int32_t zttp_conn_reset_stream(zttp_conn *conn, int64_t stream_id,
+                               uint64_t error_code) {
+  if (conn == NULL || stream_id < 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  return (int32_t)leave(conn,
+                        conn->vt->reset_stream(conn, stream_id, error_code));
+}
+
+int32_t zttp_conn_close(zttp_conn *conn, uint64_t error_code, uint32_t flags) {
+  if (conn == NULL || (flags & ~ZTTP_CLOSE_FLAG_GRACEFUL) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  return (int32_t)leave(conn, conn->vt->close(conn, error_code, flags));
+}
+
+int32_t zttp_conn_should_close(const zttp_conn *conn) {
+  if (conn == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (conn->fatal != 0) {
+    return 1;
+  }
+  return conn->vt->should_close(conn);
+}
+
+int64_t zttp_conn_send_window(const zttp_conn *conn, int64_t stream_id) {
+  if (conn == NULL || stream_id < 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (conn->fatal != 0) {
+    return conn->fatal;
+  }
+  return conn->vt->send_window(conn, stream_id);
+}
+
+int32_t zttp_conn_data_consumed(zttp_conn *conn, int64_t stream_id,
+                                size_t len) {
+  if (conn == NULL || stream_id < 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  return (int32_t)leave(conn, conn->vt->data_consumed(conn, stream_id, len));
+}
+
+/* Pending output stays readable after a fatal error: it may carry what the
+ * protocol owes the peer. */
+size_t zttp_conn_pending(zttp_conn *conn, const uint8_t **out) {
+  if (out != NULL) {
+    *out = NULL;
+  }
+  if (conn == NULL || out == NULL || conn->vt->pending == NULL) {
+    return 0;
+  }
+  return conn->vt->pending(conn, out);
+}
+
+int32_t zttp_conn_consume(zttp_conn *conn, size_t len) {
+  if (conn == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (conn->vt->consume == NULL) {
+    return len == 0 ? 0 : ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  return conn->vt->consume(conn, len);
+}
+
+int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
+                                 size_t *segment_size, uint8_t *buf,
+                                 size_t buflen, zttp_tstamp now) {
+  if (conn == NULL || path == NULL || segment_size == NULL || buf == NULL ||
+      buflen == 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *segment_size = 0;
+  ENTER(conn);
+  if (conn->vt->write_datagram == NULL) {
+    return invalid_state(conn, "write_datagram");
+  }
+  return leave(conn, conn->vt->write_datagram(conn, path, segment_size, buf,
+                                              buflen, now));
+}
+
+zttp_tstamp zttp_conn_next_timeout(const zttp_conn *conn) {
+  if (conn == NULL || conn->fatal != 0 || conn->vt->next_timeout == NULL) {
+    return ZTTP_TSTAMP_NEVER;
+  }
+  return conn->vt->next_timeout(conn);
+}
+
+int32_t zttp_conn_handle_timeout(zttp_conn *conn, zttp_tstamp now) {
+  if (conn == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->handle_timeout == NULL) {
+    return 0;
+  }
+  return (int32_t)leave(conn, conn->vt->handle_timeout(conn, now));
+}
+
+int32_t zttp_conn_last_error(const zttp_conn *conn, const char **message,
+                             uint64_t *wire_error_code, int64_t *stream_id) {
+  if (conn == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (message != NULL) {
+    *message = conn->last_err != 0 ? conn->err_msg : "";
+  }
+  if (wire_error_code != NULL) {
+    *wire_error_code = conn->err_wire_code;
+  }
+  if (stream_id != NULL) {
+    *stream_id = conn->err_stream;
+  }
+  return conn->last_err;
+}
+
+const char *zttp_version(uint32_t *num) {
+  if (num != NULL) {
+    *num = ZTTP_VERSION_NUM;
+  }
+  return ZTTP_VERSION_STR;
+}

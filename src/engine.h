@@ -1,0 +1,102 @@
+/* The one internal vtable every protocol engine implements, and the
+ * connection and config state shared by src/conn.c and the engines.
+ * SPDX-License-Identifier: MIT */
+#ifndef ZTTP_ENGINE_H
+#define ZTTP_ENGINE_H
+
+#include "zttp/zttp.h"
+
+#include "common/mem.h"
+
+/* Number of enum zttp_limit ids + 1 (index 0 is unused). */
+#define ZTTP_LIMIT_COUNT 10
+
+/* zttp_settings is the part of a zttp_config a connection copies. */
+typedef struct zttp_settings {
+  uint64_t limits[ZTTP_LIMIT_COUNT];
+  uint32_t lenient;
+} zttp_settings;
+
+struct zttp_config {
+  zttp_mem mem;
+  zttp_settings settings;
+  char *tls_cert_file;
+  char *tls_key_file;
+  char *tls_ca_file;
+  char *tls_ca_dir;
+  char *server_name;
+  size_t server_name_len;
+  uint32_t tls_insecure;
+};
+
+/* Every entry is called by src/conn.c only, after its argument checks and the
+ * poisoning rule. A NULL entry means the call is invalid for this protocol
+ * (ZTTP_ERR_INVALID_STATE from conn.c). */
+typedef struct zttp_engine_vtbl {
+  uint32_t protocol;
+  int32_t (*init)(zttp_conn *conn);
+  void (*free)(zttp_conn *conn);
+  int64_t (*receive_data)(zttp_conn *conn, const uint8_t *data, size_t len);
+  int32_t (*receive_datagram)(zttp_conn *conn, const uint8_t *data, size_t len,
+                              const zttp_path *path, zttp_tstamp now);
+  int32_t (*next_event)(zttp_conn *conn, zttp_event *ev);
+  int64_t (*send_request)(zttp_conn *conn, zttp_str method, zttp_str target,
+                          const zttp_header *headers, size_t num_headers,
+                          uint32_t flags);
+  int32_t (*send_response)(zttp_conn *conn, int64_t stream_id, uint32_t status,
+                           zttp_str reason, const zttp_header *headers,
+                           size_t num_headers, uint32_t flags);
+  int32_t (*send_informational)(zttp_conn *conn, int64_t stream_id,
+                                uint32_t status, const zttp_header *headers,
+                                size_t num_headers);
+  int64_t (*send_data)(zttp_conn *conn, int64_t stream_id, const uint8_t *data,
+                       size_t len, uint32_t flags);
+  int32_t (*end_message)(zttp_conn *conn, int64_t stream_id,
+                         const zttp_header *trailers, size_t num_trailers);
+  int32_t (*reset_stream)(zttp_conn *conn, int64_t stream_id,
+                          uint64_t error_code);
+  int32_t (*close)(zttp_conn *conn, uint64_t error_code, uint32_t flags);
+  int32_t (*should_close)(const zttp_conn *conn);
+  int64_t (*send_window)(const zttp_conn *conn, int64_t stream_id);
+  int32_t (*data_consumed)(zttp_conn *conn, int64_t stream_id, size_t len);
+  size_t (*pending)(zttp_conn *conn, const uint8_t **out);
+  int32_t (*consume)(zttp_conn *conn, size_t len);
+  int64_t (*write_datagram)(zttp_conn *conn, zttp_path *path,
+                            size_t *segment_size, uint8_t *buf, size_t buflen,
+                            zttp_tstamp now);
+  zttp_tstamp (*next_timeout)(const zttp_conn *conn);
+  int32_t (*handle_timeout)(zttp_conn *conn, zttp_tstamp now);
+} zttp_engine_vtbl;
+
+#define ZTTP_ERRMSG_MAX 160
+
+struct zttp_conn {
+  const zttp_engine_vtbl *vt;
+  zttp_mem mem;
+  zttp_settings settings;
+  uint32_t role;
+  /* The fatal error that poisoned the connection, or 0. */
+  int32_t fatal;
+  /* The last error reported, with its detail. */
+  int32_t last_err;
+  uint64_t err_wire_code;
+  int64_t err_stream;
+  char err_msg[ZTTP_ERRMSG_MAX];
+  /* Set by zttp_conn_error() during one public call. */
+  uint8_t err_recorded;
+  /* Engine state, owned by vt. */
+  void *engine;
+};
+
+/* zttp_conn_error records |err| (a ZTTP_ERR_*) with a printf-style detail,
+ * poisons the connection if the error is fatal and returns |err|. */
+int32_t zttp_conn_error(zttp_conn *conn, int32_t err, uint64_t wire_code,
+                        int64_t stream_id, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+extern const zttp_engine_vtbl zttp_h1_engine;
+
+#endif

@@ -1,0 +1,1136 @@
+/* The HTTP/1.1 message parser (RFC 9112).
+ *
+ * A head is parsed in one pass once it is complete. The first attempt is
+ * optimistic (the whole head usually arrives at once); when it runs out of
+ * input, a line scanner (memchr for LF) takes over and examines only new
+ * bytes on every call, enforcing the size and count limits as bytes arrive,
+ * until it sees the empty line; then the head is parsed once more, whole.
+ * Feeding one byte at a time therefore costs O(n), not O(n^2).
+ * SPDX-License-Identifier: MIT */
+#include "h1/parser.h"
+
+#include <string.h>
+
+#include "common/scan.h"
+
+enum {
+  ST_HEAD = 0,
+  ST_END, /* the message is complete; the next call reports END */
+  ST_BODY_LENGTH,
+  ST_CHUNK_SIZE,
+  ST_CHUNK_DATA,
+  ST_CHUNK_CRLF,
+  ST_TRAILERS,
+  ST_BODY_EOF
+};
+
+/* Returned by the head parser when the input ends inside the head. */
+#define INCOMPLETE 1
+
+/* A chunk-size line holds at most this many size digits (leading zeros
+ * included) besides its extensions. */
+#define MAX_CHUNK_SIZE_DIGITS 32
+
+#define LENIENT(p, f) (((p)->settings->lenient & ZTTP_LENIENT_##f) != 0)
+#define LIMIT(p, id) ((p)->settings->limits[ZTTP_LIMIT_##id])
+
+static int32_t fail(zttp_h1_parser *p, int32_t err, const char *msg) {
+  p->err = msg;
+  return err;
+}
+
+void zttp_h1_parser_init(zttp_h1_parser *p, const zttp_mem *mem,
+                         const zttp_settings *settings, int is_response) {
+  memset(p, 0, sizeof(*p));
+  p->mem = mem;
+  p->settings = settings;
+  p->is_response = (uint8_t)(is_response != 0);
+}
+
+void zttp_h1_parser_free(zttp_h1_parser *p) {
+  zttp_mem_free(p->mem, p->fields);
+  p->fields = NULL;
+  p->fields_cap = 0;
+}
+
+void zttp_h1_parser_expect_response(zttp_h1_parser *p, int head_request,
+                                    int connect_request) {
+  p->req_head = (uint8_t)(head_request != 0);
+  p->req_connect = (uint8_t)(connect_request != 0);
+}
+
+int zttp_h1_parser_idle(const zttp_h1_parser *p) {
+  return p->state == ST_HEAD && !p->scanning;
+}
+
+static int ieq(const uint8_t *a, const char *lower, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = a[i];
+    if (c >= 'A' && c <= 'Z') {
+      c = (uint8_t)(c + 32);
+    }
+    if (c != (uint8_t)lower[i]) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Makes room for field number |n| (0-based) under |max| fields. */
+static int32_t fields_reserve(zttp_h1_parser *p, size_t n, size_t max,
+                              int32_t limit_err, const char *limit_msg) {
+  if (n >= max) {
+    return fail(p, limit_err, limit_msg);
+  }
+  if (n < p->fields_cap) {
+    return 0;
+  }
+  size_t cap = p->fields_cap == 0 ? 16 : p->fields_cap * 2;
+  if (cap > max) {
+    cap = max;
+  }
+  zttp_header *f =
+      zttp_mem_realloc(p->mem, p->fields, cap * sizeof(zttp_header));
+  if (f == NULL) {
+    return fail(p, ZTTP_ERR_NOMEM, "out of memory for header fields");
+  }
+  p->fields = f;
+  p->fields_cap = cap;
+  return 0;
+}
+
+/* ---- incremental line scanning (limits as bytes arrive) ----------------- */
+
+/* Scans the new bytes of an incomplete section. Returns 1 when the section's
+ * empty line is in |buf|, 0 when more input is needed, or a limit error. */
+static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
+                            int trailers) {
+  size_t max_bytes = trailers ? LIMIT(p, MAX_TRAILER_BYTES)
+                              : LIMIT(p, MAX_HEADER_BYTES);
+  size_t max_fields =
+      trailers ? LIMIT(p, MAX_TRAILERS) : LIMIT(p, MAX_HEADERS);
+  size_t max_start = LIMIT(p, H1_MAX_START_LINE);
+  size_t line_start = p->scan_line_start;
+  size_t i = p->scan_pos;
+  uint32_t lines = p->scan_lines;
+  for (;;) {
+    const uint8_t *lf = memchr(buf + i, '\n', len - i);
+    if (lf == NULL) {
+      break;
+    }
+    size_t pos = (size_t)(lf - buf);
+    size_t line_len = pos - line_start;
+    if (line_len == 0 || (line_len == 1 && buf[line_start] == '\r')) {
+      return 1;
+    }
+    lines++;
+    if (!trailers && lines == 1 && pos + 1 > max_start) {
+      return fail(p, ZTTP_ERR_LIMIT_START_LINE,
+                  "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
+    }
+    if (lines - (trailers ? 0 : 1) > max_fields) {
+      return trailers ? fail(p, ZTTP_ERR_LIMIT_TRAILERS,
+                             "trailer count exceeds ZTTP_LIMIT_MAX_TRAILERS")
+                      : fail(p, ZTTP_ERR_LIMIT_HEADERS,
+                             "header count exceeds ZTTP_LIMIT_MAX_HEADERS");
+    }
+    line_start = i = pos + 1;
+  }
+  if (!trailers && lines == 0 && len > max_start) {
+    return fail(p, ZTTP_ERR_LIMIT_START_LINE,
+                "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
+  }
+  if (len > max_bytes) {
+    return trailers ? fail(p, ZTTP_ERR_LIMIT_TRAILER_BYTES,
+                           "trailer section exceeds "
+                           "ZTTP_LIMIT_MAX_TRAILER_BYTES")
+                    : fail(p, ZTTP_ERR_LIMIT_HEADER_BYTES,
+                           "header section exceeds ZTTP_LIMIT_MAX_HEADER_BYTES");
+  }
+  p->scan_line_start = (uint32_t)line_start;
+  p->scan_pos = (uint32_t)len;
+  p->scan_lines = lines;
+  return 0;
+}
+
+/* ---- field semantics ----------------------------------------------------- */
+
+/* Per-head state while its fields are read. */
+typedef struct head_state {
+  uint32_t flags;
+  uint32_t num_host;
+  uint8_t have_cl;
+  uint8_t have_te;
+  uint8_t te_chunked_last;
+  uint8_t te_chunked_count;
+  uint8_t te_invalid;
+  uint64_t content_length;
+  zttp_str host;
+} head_state;
+
+/* RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of identical values is
+ * accepted as one (§8.6 "MAY"); differing values are an error. */
+static int32_t parse_content_length(zttp_h1_parser *p, head_state *hs,
+                                    const uint8_t *v, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    /* One list element. */
+    size_t s = i;
+    int lenient = LENIENT(p, CONTENT_LENGTH);
+    if (lenient) {
+      while (s < n && (zttp_ctype[v[s]] & ZTTP_CT_OWS)) {
+        s++;
+      }
+      if (s < n && v[s] == '+') {
+        s++;
+      }
+    }
+    size_t e = s;
+    uint64_t val = 0;
+    while (e < n && (zttp_ctype[v[e]] & ZTTP_CT_DIGIT)) {
+      uint64_t d = (uint64_t)(v[e] - '0');
+      if (val > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
+        return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
+                    "Content-Length overflows 2^63-1");
+      }
+      val = val * 10 + d;
+      e++;
+    }
+    if (e == s) {
+      return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
+                  "Content-Length is not 1*DIGIT");
+    }
+    size_t t = e;
+    if (lenient) {
+      while (t < n && (zttp_ctype[v[t]] & ZTTP_CT_OWS)) {
+        t++;
+      }
+    }
+    if (t < n && v[t] != ',') {
+      return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
+                  "Content-Length is not 1*DIGIT");
+    }
+    if (hs->have_cl && hs->content_length != val) {
+      if (!LENIENT(p, CONFLICTING_CONTENT_LENGTH)) {
+        return fail(p, ZTTP_ERR_CONFLICTING_CONTENT_LENGTH,
+                    "differing Content-Length values");
+      }
+    } else {
+      hs->content_length = val;
+      hs->have_cl = 1;
+    }
+    if (t == n) {
+      return 0;
+    }
+    /* ", " before the next element. */
+    i = t + 1;
+    while (i < n && (zttp_ctype[v[i]] & ZTTP_CT_OWS)) {
+      i++;
+    }
+  }
+}
+
+/* RFC 9112 §6.1: Transfer-Encoding is a list of codings; chunked must be
+ * the last one and appear once. Parameters are skipped. */
+static void parse_transfer_encoding(head_state *hs, const uint8_t *v,
+                                    size_t n) {
+  size_t i = 0;
+  hs->have_te = 1;
+  while (i < n) {
+    while (i < n && (v[i] == ',' || (zttp_ctype[v[i]] & ZTTP_CT_OWS))) {
+      i++;
+    }
+    if (i == n) {
+      break;
+    }
+    size_t s = i;
+    while (i < n && (zttp_ctype[v[i]] & ZTTP_CT_TOKEN)) {
+      i++;
+    }
+    if (i == s) {
+      hs->te_invalid = 1;
+      return;
+    }
+    int chunked = i - s == 7 && ieq(v + s, "chunked", 7);
+    if (chunked) {
+      hs->te_chunked_count++;
+    }
+    hs->te_chunked_last = (uint8_t)chunked;
+    /* Skip transfer-parameters up to the next element. */
+    while (i < n && v[i] != ',') {
+      i++;
+    }
+  }
+}
+
+/* RFC 9110 §7.6.1: Connection is a list of options. */
+static uint32_t parse_connection(const uint8_t *v, size_t n) {
+  uint32_t flags = 0;
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ',' || (zttp_ctype[v[i]] & ZTTP_CT_OWS))) {
+      i++;
+    }
+    size_t s = i;
+    while (i < n && v[i] != ',' && !(zttp_ctype[v[i]] & ZTTP_CT_OWS)) {
+      i++;
+    }
+    if (i - s == 5 && ieq(v + s, "close", 5)) {
+      flags |= ZTTP_H1_F_CLOSE;
+    } else if (i - s == 10 && ieq(v + s, "keep-alive", 10)) {
+      flags |= ZTTP_H1_F_KEEP_ALIVE;
+    }
+  }
+  return flags;
+}
+
+/* Applies the meaning of one header field of a head (not a trailer). */
+static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
+                               const zttp_header *f) {
+  const uint8_t *name = (const uint8_t *)f->name;
+  const uint8_t *v = (const uint8_t *)f->value;
+  switch (f->name_len) {
+  case 4:
+    if (ieq(name, "host", 4)) {
+      hs->num_host++;
+      hs->host.base = f->value;
+      hs->host.len = f->value_len;
+    }
+    return 0;
+  case 6:
+    if (ieq(name, "expect", 6) && f->value_len == 12 &&
+        ieq(v, "100-continue", 12)) {
+      hs->flags |= ZTTP_H1_F_EXPECT_CONTINUE;
+    }
+    return 0;
+  case 7:
+    if (ieq(name, "upgrade", 7)) {
+      hs->flags |= ZTTP_H1_F_UPGRADE;
+    }
+    return 0;
+  case 10:
+    if (ieq(name, "connection", 10)) {
+      hs->flags |= parse_connection(v, f->value_len);
+    }
+    return 0;
+  case 14:
+    if (ieq(name, "content-length", 14)) {
+      return parse_content_length(p, hs, v, f->value_len);
+    }
+    return 0;
+  case 17:
+    if (ieq(name, "transfer-encoding", 17)) {
+      parse_transfer_encoding(hs, v, f->value_len);
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* ---- field lines ---------------------------------------------------------- */
+
+/* Parses field lines from |*pos| up to and including the empty line.
+ * Returns 0 with *num_fields set, INCOMPLETE, or an error. |hs| is NULL for
+ * trailers. */
+static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
+                            size_t *pos, size_t *num_fields, head_state *hs) {
+  const uint8_t *end = buf + len;
+  uint8_t *s = buf + *pos;
+  size_t n = 0;
+  size_t max = hs != NULL ? LIMIT(p, MAX_HEADERS) : LIMIT(p, MAX_TRAILERS);
+  for (;;) {
+    if (s == end) {
+      return INCOMPLETE;
+    }
+    if (*s == '\r') {
+      if (s + 1 == end) {
+        return INCOMPLETE;
+      }
+      if (s[1] != '\n') {
+        return fail(p, ZTTP_ERR_BARE_CR, "bare CR after the field lines");
+      }
+      s += 2;
+      break;
+    }
+    if (*s == '\n') {
+      if (!LENIENT(p, BARE_LF)) {
+        return fail(p, ZTTP_ERR_BARE_LF, "empty line ends in a bare LF");
+      }
+      s += 1;
+      break;
+    }
+    if (zttp_ctype[*s] & ZTTP_CT_OWS) {
+      /* RFC 9112 §5.2: obs-fold. */
+      if (n == 0) {
+        return fail(p, ZTTP_ERR_BAD_HEADER_NAME,
+                    "whitespace before the first field line");
+      }
+      if (!LENIENT(p, OBS_FOLD)) {
+        return fail(p, ZTTP_ERR_OBS_FOLD, "obsolete line folding");
+      }
+      /* Join the continuation to the previous value: the line end and the
+       * leading whitespace become SP (the buffer is ours to rewrite). */
+      zttp_header *prev = &p->fields[n - 1];
+      uint8_t *vend = buf + ((const uint8_t *)prev->value - buf) +
+                      prev->value_len;
+      while (vend < s) {
+        *vend++ = ' ';
+      }
+      const uint8_t *e = zttp_scan_value(s, end);
+      if (e == end) {
+        return INCOMPLETE;
+      }
+      uint8_t *q = buf + (e - buf);
+      if (*q == '\r') {
+        if (q + 1 == end) {
+          return INCOMPLETE;
+        }
+        if (q[1] != '\n') {
+          return fail(p, ZTTP_ERR_BARE_CR, "bare CR in a folded value");
+        }
+      } else if (*q == '\n') {
+        if (!LENIENT(p, BARE_LF)) {
+          return fail(p, ZTTP_ERR_BARE_LF, "field line ends in a bare LF");
+        }
+      } else {
+        return fail(p, ZTTP_ERR_BAD_HEADER_VALUE,
+                    "control character in a field value");
+      }
+      uint8_t *t = q;
+      while (t > (const uint8_t *)prev->value &&
+             (zttp_ctype[t[-1]] & ZTTP_CT_OWS)) {
+        t--;
+      }
+      prev->value_len = (size_t)(t - (const uint8_t *)prev->value);
+      s = q + (*q == '\r' ? 2 : 1);
+      continue;
+    }
+    /* field-name ":" OWS field-value OWS (RFC 9112 §5) */
+    uint8_t *name = s;
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
+      s++;
+    }
+    if (s == end) {
+      return INCOMPLETE;
+    }
+    size_t name_len = (size_t)(s - name);
+    if (*s != ':') {
+      if (zttp_ctype[*s] & ZTTP_CT_OWS) {
+        if (!LENIENT(p, SPACE_BEFORE_COLON)) {
+          return fail(p, ZTTP_ERR_SPACE_BEFORE_COLON,
+                      "whitespace between field name and colon");
+        }
+        while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+          s++;
+        }
+        if (s == end) {
+          return INCOMPLETE;
+        }
+      }
+      if (*s != ':') {
+        return fail(p, ZTTP_ERR_BAD_HEADER_NAME,
+                    "invalid character in a field name");
+      }
+    }
+    if (name_len == 0) {
+      return fail(p, ZTTP_ERR_BAD_HEADER_NAME, "empty field name");
+    }
+    s++;
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+      s++;
+    }
+    uint8_t *value = s;
+    uint8_t *vend;
+    for (;;) {
+      s = buf + (zttp_scan_value(s, end) - buf);
+      if (s == end) {
+        return INCOMPLETE;
+      }
+      if (*s == '\r') {
+        if (s + 1 == end) {
+          return INCOMPLETE;
+        }
+        if (s[1] == '\n') {
+          vend = s;
+          s += 2;
+          break;
+        }
+        if (!LENIENT(p, BARE_CR)) {
+          return fail(p, ZTTP_ERR_BARE_CR, "bare CR in a field value");
+        }
+        *s++ = ' '; /* RFC 9112 §2.2 */
+        continue;
+      }
+      if (*s == '\n') {
+        if (!LENIENT(p, BARE_LF)) {
+          return fail(p, ZTTP_ERR_BARE_LF, "field line ends in a bare LF");
+        }
+        vend = s;
+        s += 1;
+        break;
+      }
+      return fail(p, ZTTP_ERR_BAD_HEADER_VALUE,
+                  "control character in a field value");
+    }
+    while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
+      vend--;
+    }
+    int32_t rv = hs != NULL
+                     ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
+                                      "header count exceeds "
+                                      "ZTTP_LIMIT_MAX_HEADERS")
+                     : fields_reserve(p, n, max, ZTTP_ERR_LIMIT_TRAILERS,
+                                      "trailer count exceeds "
+                                      "ZTTP_LIMIT_MAX_TRAILERS");
+    if (rv != 0) {
+      return rv;
+    }
+    zttp_header *f = &p->fields[n++];
+    f->name = (const char *)name;
+    f->name_len = name_len;
+    f->value = (const char *)value;
+    f->value_len = (size_t)(vend - value);
+    f->flags = 0;
+    f->reserved = 0;
+  }
+  /* Field semantics run once the lines are complete, so that a folded value
+   * is seen whole. */
+  if (hs != NULL) {
+    for (size_t i = 0; i < n; i++) {
+      int32_t rv = field_semantics(p, hs, &p->fields[i]);
+      if (rv != 0) {
+        return rv;
+      }
+    }
+  }
+  *pos = (size_t)(s - buf);
+  *num_fields = n;
+  return 0;
+}
+
+/* ---- start lines ------------------------------------------------------------ */
+
+/* Parses "HTTP/1.x" at |s|. Returns 10 or 11, INCOMPLETE, or an error. */
+static int32_t parse_version(zttp_h1_parser *p, const uint8_t *s,
+                             const uint8_t *end) {
+  static const char prefix[] = "HTTP/1.";
+  size_t avail = (size_t)(end - s);
+  size_t cmp = avail < 7 ? avail : 7;
+  if (memcmp(s, prefix, cmp) != 0) {
+    return fail(p, ZTTP_ERR_BAD_VERSION, "malformed HTTP version");
+  }
+  if (avail < 8) {
+    return INCOMPLETE;
+  }
+  if (s[7] == '1') {
+    return 11;
+  }
+  if (s[7] == '0') {
+    return 10;
+  }
+  if (LENIENT(p, VERSION) && (zttp_ctype[s[7]] & ZTTP_CT_DIGIT)) {
+    return 11;
+  }
+  return fail(p, ZTTP_ERR_BAD_VERSION, "unsupported HTTP version");
+}
+
+/* Consumes the CRLF ending a start line at |*s|. */
+static int32_t start_line_end(zttp_h1_parser *p, const uint8_t **s,
+                              const uint8_t *end, int32_t bad,
+                              const char *bad_msg) {
+  const uint8_t *q = *s;
+  if (q == end) {
+    return INCOMPLETE;
+  }
+  if (*q == '\r') {
+    if (q + 1 == end) {
+      return INCOMPLETE;
+    }
+    if (q[1] != '\n') {
+      return fail(p, ZTTP_ERR_BARE_CR, "bare CR in the start line");
+    }
+    *s = q + 2;
+    return 0;
+  }
+  if (*q == '\n') {
+    if (!LENIENT(p, BARE_LF)) {
+      return fail(p, ZTTP_ERR_BARE_LF, "start line ends in a bare LF");
+    }
+    *s = q + 1;
+    return 0;
+  }
+  return fail(p, bad, bad_msg);
+}
+
+/* RFC 9112 §3: request-line = method SP request-target SP HTTP-version. */
+static int32_t parse_request_line(zttp_h1_parser *p, zttp_h1_head *h,
+                                  const uint8_t *buf, const uint8_t **sp,
+                                  const uint8_t *end) {
+  const uint8_t *s = buf;
+  while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
+    s++;
+  }
+  if (s == end) {
+    return INCOMPLETE;
+  }
+  if (*s != ' ' || s == buf) {
+    return fail(p, ZTTP_ERR_BAD_METHOD, "malformed method");
+  }
+  h->method.base = (const char *)buf;
+  h->method.len = (size_t)(s - buf);
+  const uint8_t *t = ++s;
+  s = zttp_scan_target(s, end);
+  if (s == end) {
+    return INCOMPLETE;
+  }
+  if (*s != ' ' || s == t) {
+    return fail(p, ZTTP_ERR_BAD_TARGET, "malformed request target");
+  }
+  h->target.base = (const char *)t;
+  h->target.len = (size_t)(s - t);
+  s++;
+  int32_t v = parse_version(p, s, end);
+  if (v < 10) {
+    return v;
+  }
+  h->version = (uint32_t)v;
+  s += 8;
+  int32_t rv = start_line_end(p, &s, end, ZTTP_ERR_BAD_VERSION,
+                              "malformed HTTP version");
+  if (rv != 0) {
+    return rv;
+  }
+  *sp = s;
+  return 0;
+}
+
+/* RFC 9112 §4: status-line = HTTP-version SP status-code SP [reason]. A
+ * missing SP and reason after the code is accepted (common in practice). */
+static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
+                                 const uint8_t *buf, const uint8_t **sp,
+                                 const uint8_t *end) {
+  const uint8_t *s = buf;
+  int32_t v = parse_version(p, s, end);
+  if (v < 10) {
+    return v;
+  }
+  h->version = (uint32_t)v;
+  s += 8;
+  if ((size_t)(end - s) < 4) {
+    for (const uint8_t *q = s; q < end; q++) {
+      if (q == s ? *q != ' ' : !(zttp_ctype[*q] & ZTTP_CT_DIGIT)) {
+        return fail(p, ZTTP_ERR_BAD_STATUS, "malformed status line");
+      }
+    }
+    return INCOMPLETE;
+  }
+  if (s[0] != ' ' || !(zttp_ctype[s[1]] & ZTTP_CT_DIGIT) ||
+      !(zttp_ctype[s[2]] & ZTTP_CT_DIGIT) ||
+      !(zttp_ctype[s[3]] & ZTTP_CT_DIGIT)) {
+    return fail(p, ZTTP_ERR_BAD_STATUS, "malformed status line");
+  }
+  uint32_t status = (uint32_t)((s[1] - '0') * 100 + (s[2] - '0') * 10 +
+                               (s[3] - '0'));
+  if (status < 100 || status > 599) {
+    return fail(p, ZTTP_ERR_BAD_STATUS, "status code out of range");
+  }
+  h->status = status;
+  s += 4;
+  if (s == end) {
+    return INCOMPLETE;
+  }
+  const uint8_t *r = s;
+  if (*s == ' ') {
+    r = ++s;
+    s = zttp_scan_value(s, end);
+  }
+  h->reason.base = (const char *)r;
+  h->reason.len = (size_t)(s - r);
+  int32_t rv = start_line_end(p, &s, end, ZTTP_ERR_BAD_STATUS,
+                              "malformed status line");
+  if (rv != 0) {
+    return rv;
+  }
+  *sp = s;
+  return 0;
+}
+
+/* ---- heads ---------------------------------------------------------------- */
+
+/* Decides the body framing of a request (RFC 9112 §6.3 items 3-7). */
+static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
+                               head_state *hs) {
+  if (h->version == 11 && hs->num_host != 1 && !LENIENT(p, HOST)) {
+    return fail(p, ZTTP_ERR_BAD_HOST,
+                hs->num_host == 0 ? "HTTP/1.1 request without Host"
+                                  : "HTTP/1.1 request with several Host");
+  }
+  if (hs->have_te) {
+    if (hs->have_cl) {
+      if (!LENIENT(p, CL_AND_TE)) {
+        return fail(p, ZTTP_ERR_CL_AND_TE,
+                    "both Content-Length and Transfer-Encoding");
+      }
+      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
+    }
+    int ok = !hs->te_invalid && hs->te_chunked_last &&
+             hs->te_chunked_count == 1 && h->version == 11;
+    if (!ok) {
+      if (!LENIENT(p, TRANSFER_ENCODING) || hs->te_chunked_count == 0) {
+        return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
+                    "request Transfer-Encoding must end in one chunked");
+      }
+      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
+    }
+    h->body = ZTTP_H1_BODY_CHUNKED;
+  } else if (hs->have_cl && hs->content_length > 0) {
+    h->body = ZTTP_H1_BODY_LENGTH;
+    h->content_length = hs->content_length;
+  } else {
+    h->body = ZTTP_H1_BODY_NONE;
+  }
+  return 0;
+}
+
+/* Decides the body framing of a response (RFC 9112 §6.3 items 1-7). */
+static int32_t response_framing(zttp_h1_parser *p, zttp_h1_head *h,
+                                head_state *hs) {
+  uint32_t st = h->status;
+  if (hs->have_te && hs->have_cl) {
+    if (!LENIENT(p, CL_AND_TE)) {
+      return fail(p, ZTTP_ERR_CL_AND_TE,
+                  "both Content-Length and Transfer-Encoding");
+    }
+    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
+  }
+  if (hs->have_te &&
+      (hs->te_invalid || hs->te_chunked_count > 1 ||
+       (hs->te_chunked_count == 1 && !hs->te_chunked_last)) &&
+      !LENIENT(p, TRANSFER_ENCODING)) {
+    return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
+                "chunked is not the final coding, or repeated");
+  }
+  if (st < 200 || st == 204 || st == 304 || p->req_head ||
+      (p->req_connect && st < 300)) {
+    h->body = ZTTP_H1_BODY_NONE;
+  } else if (hs->have_te) {
+    if (hs->te_chunked_count > 0 && h->version == 11) {
+      h->body = ZTTP_H1_BODY_CHUNKED;
+    } else {
+      h->body = ZTTP_H1_BODY_EOF;
+      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
+    }
+  } else if (hs->have_cl) {
+    h->body = hs->content_length > 0 ? ZTTP_H1_BODY_LENGTH : ZTTP_H1_BODY_NONE;
+    h->content_length = hs->content_length;
+  } else {
+    h->body = ZTTP_H1_BODY_EOF;
+    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
+  }
+  return 0;
+}
+
+/* Parses a complete head at |buf|. Returns the head's length, INCOMPLETE
+ * (as 0 with *incomplete set) or an error. */
+static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
+                          size_t len, int *incomplete) {
+  zttp_h1_head *h = &item->head;
+  const uint8_t *end = buf + len;
+  const uint8_t *s = buf;
+  head_state hs;
+  memset(h, 0, sizeof(*h));
+  memset(&hs, 0, sizeof(hs));
+  int32_t rv = p->is_response ? parse_status_line(p, h, buf, &s, end)
+                              : parse_request_line(p, h, buf, &s, end);
+  if (rv == 0 && (size_t)(s - buf) > LIMIT(p, H1_MAX_START_LINE)) {
+    rv = fail(p, ZTTP_ERR_LIMIT_START_LINE,
+              "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
+  }
+  size_t pos = (size_t)(s - buf);
+  size_t num = 0;
+  if (rv == 0) {
+    rv = parse_fields(p, buf, len, &pos, &num, &hs);
+  }
+  if (rv == INCOMPLETE) {
+    *incomplete = 1;
+    return 0;
+  }
+  if (rv != 0) {
+    return rv;
+  }
+  if (pos > LIMIT(p, MAX_HEADER_BYTES)) {
+    return fail(p, ZTTP_ERR_LIMIT_HEADER_BYTES,
+                "header section exceeds ZTTP_LIMIT_MAX_HEADER_BYTES");
+  }
+  h->headers = p->fields;
+  h->num_headers = num;
+  h->flags |= hs.flags;
+  if (p->is_response) {
+    rv = response_framing(p, h, &hs);
+  } else {
+    h->host = hs.host;
+    if (h->method.len == 4 && memcmp(h->method.base, "HEAD", 4) == 0) {
+      h->flags |= ZTTP_H1_F_HEAD;
+    } else if (h->method.len == 7 &&
+               memcmp(h->method.base, "CONNECT", 7) == 0) {
+      h->flags |= ZTTP_H1_F_CONNECT;
+    }
+    if (h->version == 10) {
+      /* RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored;
+       * RFC 9110 §10.1.1: so is Expect. */
+      h->flags &= ~(ZTTP_H1_F_UPGRADE | ZTTP_H1_F_EXPECT_CONTINUE);
+    }
+    rv = request_framing(p, h, &hs);
+  }
+  if (rv != 0) {
+    return rv;
+  }
+  /* RFC 9112 §9.3: persistence. */
+  if (h->version == 10 && !(h->flags & ZTTP_H1_F_KEEP_ALIVE)) {
+    h->flags |= ZTTP_H1_F_CLOSE;
+  }
+  if (h->flags & ZTTP_H1_F_FORCE_CLOSE) {
+    h->flags |= ZTTP_H1_F_CLOSE;
+  }
+  return (int64_t)pos;
+}
+
+static void start_body(zttp_h1_parser *p, const zttp_h1_head *h) {
+  switch (h->body) {
+  case ZTTP_H1_BODY_LENGTH:
+    p->state = ST_BODY_LENGTH;
+    p->remaining = h->content_length;
+    break;
+  case ZTTP_H1_BODY_CHUNKED:
+    p->state = ST_CHUNK_SIZE;
+    break;
+  case ZTTP_H1_BODY_EOF:
+    p->state = ST_BODY_EOF;
+    break;
+  default:
+    /* A 1xx response is followed by another head for the same request. */
+    p->state = (p->is_response && h->status < 200) ? ST_HEAD : ST_END;
+    break;
+  }
+}
+
+static void reset_scan(zttp_h1_parser *p) {
+  p->scanning = 0;
+  p->scan_pos = 0;
+  p->scan_line_start = 0;
+  p->scan_lines = 0;
+}
+
+/* Parses a head or a trailer section at |buf|: optimistically at once, else
+ * by scanning lines as they arrive. Returns the section length (> 0), 0 for
+ * more input, or an error. */
+static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
+                       size_t len, int trailers) {
+  if (p->scanning) {
+    int32_t rv = scan_section(p, buf, len, trailers);
+    if (rv <= 0) {
+      return rv;
+    }
+  }
+  int incomplete = 0;
+  int64_t n;
+  if (trailers) {
+    size_t pos = 0;
+    size_t num = 0;
+    int32_t rv = parse_fields(p, buf, len, &pos, &num, NULL);
+    if (rv == INCOMPLETE) {
+      incomplete = 1;
+      n = 0;
+    } else if (rv != 0) {
+      n = rv;
+    } else if (pos > LIMIT(p, MAX_TRAILER_BYTES)) {
+      n = fail(p, ZTTP_ERR_LIMIT_TRAILER_BYTES,
+               "trailer section exceeds ZTTP_LIMIT_MAX_TRAILER_BYTES");
+    } else {
+      item->trailers = p->fields;
+      item->num_trailers = num;
+      n = (int64_t)pos;
+    }
+  } else {
+    n = parse_head(p, item, buf, len, &incomplete);
+  }
+  if (incomplete) {
+    if (p->scanning) {
+      /* The scanner saw the empty line, so the section cannot be
+       * incomplete. */
+      return fail(p, ZTTP_ERR_PROTOCOL, "internal: section scan mismatch");
+    }
+    p->scanning = 1;
+    int32_t rv = scan_section(p, buf, len, trailers);
+    if (rv > 0) {
+      return fail(p, ZTTP_ERR_PROTOCOL, "internal: section scan mismatch");
+    }
+    return rv;
+  }
+  reset_scan(p);
+  return n;
+}
+
+/* ---- chunked coding (RFC 9112 §7.1) --------------------------------------- */
+
+/* Validates chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ * in [s, end). */
+static int chunk_ext_valid(const uint8_t *s, const uint8_t *end) {
+  while (s < end) {
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+      s++;
+    }
+    if (s == end || *s != ';') {
+      return 0;
+    }
+    s++;
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+      s++;
+    }
+    const uint8_t *n = s;
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
+      s++;
+    }
+    if (s == n) {
+      return 0;
+    }
+    const uint8_t *q = s;
+    while (q < end && (zttp_ctype[*q] & ZTTP_CT_OWS)) {
+      q++;
+    }
+    if (q == end || *q != '=') {
+      continue;
+    }
+    s = q + 1;
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+      s++;
+    }
+    if (s < end && *s == '"') {
+      /* quoted-string (RFC 9110 §5.6.4) */
+      s++;
+      for (;;) {
+        if (s == end) {
+          return 0;
+        }
+        if (*s == '"') {
+          s++;
+          break;
+        }
+        if (*s == '\\') {
+          if (s + 1 == end || !(zttp_ctype[s[1]] & ZTTP_CT_VALUE)) {
+            return 0;
+          }
+          s += 2;
+          continue;
+        }
+        if (!(zttp_ctype[*s] & ZTTP_CT_QDTEXT)) {
+          return 0;
+        }
+        s++;
+      }
+    } else {
+      const uint8_t *v = s;
+      while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
+        s++;
+      }
+      if (s == v) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/* Parses a chunk-size line. Returns its length (> 0), 0 for more input, or
+ * an error; sets p->remaining. */
+static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
+                               size_t len) {
+  size_t max_ext = LIMIT(p, H1_MAX_CHUNK_EXT);
+  const uint8_t *end = buf + len;
+  const uint8_t *s = buf;
+  uint64_t size = 0;
+  size_t digits = 0;
+  while (s < end && (zttp_ctype[*s] & ZTTP_CT_HEX)) {
+    uint8_t c = *s;
+    uint64_t d = c <= '9' ? (uint64_t)(c - '0') : (uint64_t)((c | 0x20) - 'a' + 10);
+    if (size >> 59) {
+      return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size overflows");
+    }
+    size = size << 4 | d;
+    s++;
+    if (++digits > MAX_CHUNK_SIZE_DIGITS) {
+      return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size has too many digits");
+    }
+  }
+  if (s == end) {
+    return 0;
+  }
+  if (digits == 0) {
+    return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size is not 1*HEXDIG");
+  }
+  if (size > (UINT64_C(1) << 62)) {
+    return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size overflows");
+  }
+  const uint8_t *ext = s;
+  if (LENIENT(p, CHUNK_SIZE)) {
+    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+      s++;
+    }
+    ext = s;
+  }
+  /* Find the line end within the extension limit. */
+  size_t avail = (size_t)(end - s);
+  size_t look = avail < max_ext + 2 ? avail : max_ext + 2;
+  const uint8_t *lf = memchr(s, '\n', look);
+  if (lf == NULL) {
+    if (avail >= max_ext + 2) {
+      return fail(p, ZTTP_ERR_LIMIT_CHUNK_EXT,
+                  "chunk extensions exceed ZTTP_LIMIT_H1_MAX_CHUNK_EXT");
+    }
+    return 0;
+  }
+  const uint8_t *eol = lf;
+  if (eol > s && eol[-1] == '\r') {
+    eol--;
+  } else if (!LENIENT(p, BARE_LF)) {
+    return fail(p, ZTTP_ERR_BARE_LF, "chunk-size line ends in a bare LF");
+  }
+  if ((size_t)(eol - ext) > max_ext) {
+    return fail(p, ZTTP_ERR_LIMIT_CHUNK_EXT,
+                "chunk extensions exceed ZTTP_LIMIT_H1_MAX_CHUNK_EXT");
+  }
+  if (eol != ext) {
+    if (*ext != ';' && !(zttp_ctype[*ext] & ZTTP_CT_OWS)) {
+      return fail(p, ZTTP_ERR_BAD_CHUNK, "invalid character after chunk size");
+    }
+    if (memchr(ext, '\r', (size_t)(eol - ext)) != NULL) {
+      return fail(p, ZTTP_ERR_BARE_CR, "bare CR in a chunk-size line");
+    }
+    if (!chunk_ext_valid(ext, eol)) {
+      return fail(p, ZTTP_ERR_BAD_CHUNK, "malformed chunk extension");
+    }
+  }
+  p->remaining = size;
+  return (int64_t)(lf + 1 - buf);
+}
+
+/* ---- the item loop ----------------------------------------------------------- */
+
+int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
+                      const uint8_t *cbuf, size_t len) {
+  /* The parser rewrites bytes in place only for lenient repairs (obs-fold,
+   * bare CR), in the caller's own buffer. */
+  uint8_t *buf = (uint8_t *)(uintptr_t)cbuf;
+  size_t off = 0;
+  item->kind = ZTTP_H1_ITEM_NONE;
+  for (;;) {
+    uint8_t *s = buf + off;
+    size_t n = len - off;
+    switch (p->state) {
+    case ST_HEAD: {
+      if (!p->scanning) {
+        /* RFC 9112 §2.2: empty lines before a request-line are ignored. */
+        while (n > 0 && !p->is_response &&
+               (s[0] == '\n' || (s[0] == '\r' && n >= 2 && s[1] == '\n'))) {
+          size_t k = s[0] == '\n' ? 1 : 2;
+          if (k == 1 && !LENIENT(p, BARE_LF)) {
+            return fail(p, ZTTP_ERR_BARE_LF, "bare LF before a request");
+          }
+          off += k;
+          s += k;
+          n -= k;
+        }
+        if (n == 0 || (n == 1 && s[0] == '\r' && !p->is_response)) {
+          return (int64_t)off;
+        }
+      }
+      int64_t r = section(p, item, s, n, 0);
+      if (r <= 0) {
+        return r < 0 ? r : (int64_t)off;
+      }
+      item->kind = ZTTP_H1_ITEM_HEAD;
+      start_body(p, &item->head);
+      return (int64_t)off + r;
+    }
+    case ST_END:
+      item->kind = ZTTP_H1_ITEM_END;
+      item->trailers = NULL;
+      item->num_trailers = 0;
+      p->state = ST_HEAD;
+      return (int64_t)off;
+    case ST_BODY_LENGTH:
+    case ST_CHUNK_DATA: {
+      if (n == 0) {
+        return (int64_t)off;
+      }
+      size_t take = n < p->remaining ? n : (size_t)p->remaining;
+      p->remaining -= take;
+      if (p->remaining == 0) {
+        p->state = p->state == ST_BODY_LENGTH ? ST_END : ST_CHUNK_CRLF;
+      }
+      item->kind = ZTTP_H1_ITEM_DATA;
+      item->data = s;
+      item->len = take;
+      return (int64_t)(off + take);
+    }
+    case ST_BODY_EOF:
+      if (n == 0) {
+        return (int64_t)off;
+      }
+      item->kind = ZTTP_H1_ITEM_DATA;
+      item->data = s;
+      item->len = n;
+      return (int64_t)len;
+    case ST_CHUNK_SIZE: {
+      int64_t r = chunk_size_line(p, s, n);
+      if (r <= 0) {
+        return r < 0 ? r : (int64_t)off;
+      }
+      off += (size_t)r;
+      p->state = p->remaining > 0 ? ST_CHUNK_DATA : ST_TRAILERS;
+      continue;
+    }
+    case ST_CHUNK_CRLF:
+      if (n == 0 || (n == 1 && s[0] == '\r')) {
+        return (int64_t)off;
+      }
+      if (s[0] == '\r' && s[1] == '\n') {
+        off += 2;
+      } else if (s[0] == '\n' && LENIENT(p, BARE_LF)) {
+        off += 1;
+      } else {
+        return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk data not followed by CRLF");
+      }
+      p->state = ST_CHUNK_SIZE;
+      continue;
+    case ST_TRAILERS: {
+      int64_t r = section(p, item, s, n, 1);
+      if (r <= 0) {
+        return r < 0 ? r : (int64_t)off;
+      }
+      item->kind = ZTTP_H1_ITEM_END;
+      p->state = ST_HEAD;
+      return (int64_t)off + r;
+    }
+    default:
+      return fail(p, ZTTP_ERR_PROTOCOL, "internal: bad parser state");
+    }
+  }
+}
+
+int32_t zttp_h1_parse_eof(zttp_h1_parser *p, zttp_h1_item *item) {
+  item->kind = ZTTP_H1_ITEM_NONE;
+  if (p->state == ST_BODY_EOF) {
+    item->kind = ZTTP_H1_ITEM_END;
+    item->trailers = NULL;
+    item->num_trailers = 0;
+    p->state = ST_HEAD;
+    return 1;
+  }
+  if (p->state == ST_HEAD && !p->scanning) {
+    return 0;
+  }
+  return fail(p, ZTTP_ERR_UNEXPECTED_EOF,
+              "connection closed in the middle of a message");
+}
