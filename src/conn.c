@@ -302,7 +302,9 @@ static int headers_ok(const zttp_header *headers, size_t num) {
   }
   for (size_t i = 0; i < num; i++) {
     if ((headers[i].name == NULL && headers[i].name_len != 0) ||
-        (headers[i].value == NULL && headers[i].value_len != 0)) {
+        (headers[i].value == NULL && headers[i].value_len != 0) ||
+        (headers[i].flags & ~ZTTP_HEADER_NEVER_INDEX) != 0 ||
+        headers[i].reserved != 0) {
       return 0;
     }
   }

@@ -39,8 +39,10 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
+#if defined(_WIN32) && defined(ZTTP_BUILDING)
 #define ZTTP_EXTERN __declspec(dllexport)
+#elif defined(_WIN32)
+#define ZTTP_EXTERN __declspec(dllimport)
 #elif defined(__GNUC__)
 #define ZTTP_EXTERN __attribute__((visibility("default")))
 #else
@@ -161,7 +163,9 @@ typedef struct zttp_str {
  * zttp_header is one header or trailer field. In events, name and value
  * point into connection-owned memory (see the borrowing rule above) and the
  * name keeps its wire case on HTTP/1.1. On the send side the caller owns
- * them; zttp copies what it sends. |flags| is a set of ZTTP_HEADER_* bits.
+ * them; zttp copies what it sends. |flags| is a set of ZTTP_HEADER_* bits;
+ * |reserved| and unknown flag bits must be 0 (send calls refuse others with
+ * ZTTP_ERR_INVALID_ARGUMENT), so that they can gain a meaning later.
  * @since 0.1.0
  */
 typedef struct zttp_header {

@@ -63,6 +63,46 @@ int zttp_h1_parser_idle(const zttp_h1_parser *p) {
   return p->state == ST_HEAD && !p->scanning;
 }
 
+/* Returns the first byte at or after |s| that is not a tchar, or |end|.
+ * Four bytes per step while they last: field names are short and mostly
+ * letters, so one combined test per step beats a branch per byte. */
+static inline const uint8_t *scan_token(const uint8_t *s, const uint8_t *end) {
+  while (end - s >= 4 && (zttp_ctype[s[0]] & zttp_ctype[s[1]] &
+                          zttp_ctype[s[2]] & zttp_ctype[s[3]] &
+                          ZTTP_CT_TOKEN)) {
+    s += 4;
+  }
+  while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
+    s++;
+  }
+  return s;
+}
+
+static inline uint64_t load64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* Case-insensitive comparison of a field name (a token) with a lowercase
+ * name made of letters and '-': OR-ing 0x20 lowercases exactly the token
+ * characters that could match (RFC 9110 §5.1: names are case-insensitive). */
+static inline int name_is(const uint8_t *a, const char *lower, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if ((load64(a + i) | UINT64_C(0x2020202020202020)) !=
+        load64((const uint8_t *)lower + i)) {
+      return 0;
+    }
+  }
+  for (; i < n; i++) {
+    if ((a[i] | 0x20) != (uint8_t)lower[i]) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static int ieq(const uint8_t *a, const char *lower, size_t n) {
   for (size_t i = 0; i < n; i++) {
     uint8_t c = a[i];
@@ -291,35 +331,35 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
   const uint8_t *v = (const uint8_t *)f->value;
   switch (f->name_len) {
   case 4:
-    if (ieq(name, "host", 4)) {
+    if (name_is(name, "host", 4)) {
       hs->num_host++;
       hs->host.base = f->value;
       hs->host.len = f->value_len;
     }
     return 0;
   case 6:
-    if (ieq(name, "expect", 6) && f->value_len == 12 &&
+    if (name_is(name, "expect", 6) && f->value_len == 12 &&
         ieq(v, "100-continue", 12)) {
       hs->flags |= ZTTP_H1_F_EXPECT_CONTINUE;
     }
     return 0;
   case 7:
-    if (ieq(name, "upgrade", 7)) {
+    if (name_is(name, "upgrade", 7)) {
       hs->flags |= ZTTP_H1_F_UPGRADE;
     }
     return 0;
   case 10:
-    if (ieq(name, "connection", 10)) {
+    if (name_is(name, "connection", 10)) {
       hs->flags |= parse_connection(v, f->value_len);
     }
     return 0;
   case 14:
-    if (ieq(name, "content-length", 14)) {
+    if (name_is(name, "content-length", 14)) {
       return parse_content_length(p, hs, v, f->value_len);
     }
     return 0;
   case 17:
-    if (ieq(name, "transfer-encoding", 17)) {
+    if (name_is(name, "transfer-encoding", 17)) {
       parse_transfer_encoding(hs, v, f->value_len);
     }
     return 0;
@@ -408,9 +448,7 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
     }
     /* field-name ":" OWS field-value OWS (RFC 9112 §5) */
     uint8_t *name = s;
-    while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
-      s++;
-    }
+    s = buf + (scan_token(s, end) - buf);
     if (s == end) {
       return INCOMPLETE;
     }
@@ -516,6 +554,15 @@ static int32_t parse_version(zttp_h1_parser *p, const uint8_t *s,
                              const uint8_t *end) {
   static const char prefix[] = "HTTP/1.";
   size_t avail = (size_t)(end - s);
+  if (avail >= 8) {
+    uint64_t v = load64(s);
+    if (v == load64((const uint8_t *)"HTTP/1.1")) {
+      return 11;
+    }
+    if (v == load64((const uint8_t *)"HTTP/1.0")) {
+      return 10;
+    }
+  }
   size_t cmp = avail < 7 ? avail : 7;
   if (memcmp(s, prefix, cmp) != 0) {
     return fail(p, ZTTP_ERR_BAD_VERSION, "malformed HTTP version");
@@ -567,10 +614,7 @@ static int32_t start_line_end(zttp_h1_parser *p, const uint8_t **s,
 static int32_t parse_request_line(zttp_h1_parser *p, zttp_h1_head *h,
                                   const uint8_t *buf, const uint8_t **sp,
                                   const uint8_t *end) {
-  const uint8_t *s = buf;
-  while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
-    s++;
-  }
+  const uint8_t *s = scan_token(buf, end);
   if (s == end) {
     return INCOMPLETE;
   }
