@@ -264,14 +264,16 @@ enum zttp_lenient {
   /** Accept differing Content-Length values; the first one is used. */
   ZTTP_LENIENT_CONFLICTING_CONTENT_LENGTH = 1u << 1,
   /** Accept chunked that is not the final coding or appears twice; the
-   * message is then read as chunked. */
+   * message is then read as chunked and the connection closes after it. */
   ZTTP_LENIENT_TRANSFER_ENCODING = 1u << 2,
   /** Accept a bare LF as a line end. */
   ZTTP_LENIENT_BARE_LF = 1u << 3,
   /** Accept a bare CR inside a field value; it is replaced by SP
    * (RFC 9112 §2.2). */
   ZTTP_LENIENT_BARE_CR = 1u << 4,
-  /** Accept obs-fold; each fold is replaced by SP (RFC 9112 §5.2). */
+  /** Accept obs-fold: each fold becomes one SP (RFC 9112 §5.2); a
+   * whitespace-preceded line before the first field is ignored
+   * (RFC 9112 §2.2). */
   ZTTP_LENIENT_OBS_FOLD = 1u << 5,
   /** Accept whitespace between a field name and its colon; it is removed. */
   ZTTP_LENIENT_SPACE_BEFORE_COLON = 1u << 6,

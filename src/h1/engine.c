@@ -313,7 +313,7 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   zttp_buf_consume(&e->in, (size_t)n);
   switch (item.kind) {
   case ZTTP_H1_ITEM_NONE: {
-    if (!e->eof || zttp_buf_len(&e->in) != 0) {
+    if (!e->eof) {
       return 0;
     }
     int32_t rv = zttp_h1_parse_eof(&e->parser, &item);

@@ -27,9 +27,9 @@ enum {
 /* Returned by the head parser when the input ends inside the head. */
 #define INCOMPLETE 1
 
-/* A chunk-size line holds at most this many size digits (leading zeros
- * included) besides its extensions. */
-#define MAX_CHUNK_SIZE_DIGITS 32
+/* A chunk size has at most this many hex digits, leading zeros included:
+ * enough for any size below 2^62, and no unbounded run of zeros. */
+#define MAX_CHUNK_SIZE_DIGITS 16
 
 #define LENIENT(p, f) (((p)->settings->lenient & ZTTP_LENIENT_##f) != 0)
 #define LIMIT(p, id) ((p)->settings->limits[ZTTP_LIMIT_##id])
@@ -401,21 +401,12 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
       break;
     }
     if (zttp_ctype[*s] & ZTTP_CT_OWS) {
-      /* RFC 9112 §5.2: obs-fold. */
-      if (n == 0) {
-        return fail(p, ZTTP_ERR_BAD_HEADER_NAME,
-                    "whitespace before the first field line");
-      }
+      /* RFC 9112 §5.2: obs-fold; before the first field, RFC 9112 §2.2: a
+       * whitespace-preceded line. Find the whole line before touching it. */
       if (!LENIENT(p, OBS_FOLD)) {
-        return fail(p, ZTTP_ERR_OBS_FOLD, "obsolete line folding");
-      }
-      /* Join the continuation to the previous value: the line end and the
-       * leading whitespace become SP (the buffer is ours to rewrite). */
-      zttp_header *prev = &p->fields[n - 1];
-      uint8_t *vend = buf + ((const uint8_t *)prev->value - buf) +
-                      prev->value_len;
-      while (vend < s) {
-        *vend++ = ' ';
+        return fail(p, ZTTP_ERR_OBS_FOLD,
+                    n == 0 ? "whitespace before the first field line"
+                           : "obsolete line folding");
       }
       const uint8_t *e = zttp_scan_value(s, end);
       if (e == end) {
@@ -437,13 +428,36 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
         return fail(p, ZTTP_ERR_BAD_HEADER_VALUE,
                     "control character in a field value");
       }
-      uint8_t *t = q;
-      while (t > (const uint8_t *)prev->value &&
-             (zttp_ctype[t[-1]] & ZTTP_CT_OWS)) {
-        t--;
+      uint8_t *next = q + (*q == '\r' ? 2 : 1);
+      if (n == 0) {
+        /* RFC 9112 §2.2: consumed without further processing. */
+        s = next;
+        continue;
       }
-      prev->value_len = (size_t)(t - (const uint8_t *)prev->value);
-      s = q + (*q == '\r' ? 2 : 1);
+      /* Join the continuation to the previous value with one SP and blank
+       * what is left up to the line end, so that parsing the rewritten
+       * bytes again gives the same fields (the buffer is ours). */
+      uint8_t *c = s;
+      while (c < q && (zttp_ctype[*c] & ZTTP_CT_OWS)) {
+        c++;
+      }
+      uint8_t *ce = q;
+      while (ce > c && (zttp_ctype[ce[-1]] & ZTTP_CT_OWS)) {
+        ce--;
+      }
+      zttp_header *prev = &p->fields[n - 1];
+      uint8_t *value = buf + ((const uint8_t *)prev->value - buf);
+      uint8_t *vend = value + prev->value_len;
+      if (ce > c) {
+        if (vend > value) {
+          *vend++ = ' ';
+        }
+        memmove(vend, c, (size_t)(ce - c));
+        vend += ce - c;
+      }
+      prev->value_len = (size_t)(vend - value);
+      memset(vend, ' ', (size_t)(q - vend));
+      s = next;
       continue;
     }
     /* field-name ":" OWS field-value OWS (RFC 9112 §5) */
@@ -661,6 +675,9 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
   }
   h->version = (uint32_t)v;
   s += 8;
+  if (s < end && *s != ' ') {
+    return fail(p, ZTTP_ERR_BAD_VERSION, "malformed HTTP version");
+  }
   if ((size_t)(end - s) < 4) {
     for (const uint8_t *q = s; q < end; q++) {
       if (q == s ? *q != ' ' : !(zttp_ctype[*q] & ZTTP_CT_DIGIT)) {
@@ -1045,7 +1062,10 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
                 "chunk extensions exceed ZTTP_LIMIT_H1_MAX_CHUNK_EXT");
   }
   if (eol != ext) {
-    if (*ext != ';' && !(zttp_ctype[*ext] & ZTTP_CT_OWS)) {
+    /* Strict: the extensions start right after the size (RFC 9112 §7.1.1
+     * allows BWS there, but whitespace after a chunk size is a known request
+     * smuggling vector; ZTTP_LENIENT_CHUNK_SIZE accepts it). */
+    if (*ext != ';') {
       return fail(p, ZTTP_ERR_BAD_CHUNK, "invalid character after chunk size");
     }
     if (memchr(ext, '\r', (size_t)(eol - ext)) != NULL) {
@@ -1141,7 +1161,10 @@ int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
       }
       if (s[0] == '\r' && s[1] == '\n') {
         off += 2;
-      } else if (s[0] == '\n' && LENIENT(p, BARE_LF)) {
+      } else if (s[0] == '\n') {
+        if (!LENIENT(p, BARE_LF)) {
+          return fail(p, ZTTP_ERR_BARE_LF, "chunk data ends in a bare LF");
+        }
         off += 1;
       } else {
         return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk data not followed by CRLF");
