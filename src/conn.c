@@ -60,8 +60,8 @@ int32_t zttp_config_new(zttp_config **out, const zttp_allocator *alloc) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   *out = NULL;
-  if (alloc != NULL &&
-      (alloc->malloc == NULL || alloc->realloc == NULL || alloc->free == NULL)) {
+  if (alloc != NULL && (alloc->malloc == NULL || alloc->realloc == NULL ||
+                        alloc->free == NULL)) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   const zttp_mem *mem = alloc != NULL ? alloc : zttp_mem_default();
@@ -285,8 +285,7 @@ void zttp_conn_free(zttp_conn *conn) {
  * text, and a fatal one poisons the connection. */
 static int64_t leave(zttp_conn *conn, int64_t rv) {
   if (rv < 0 && !conn->err_recorded) {
-    zttp_conn_error(conn, (int32_t)rv, 0, -1, "%s",
-                    zttp_strerror((int32_t)rv));
+    zttp_conn_error(conn, (int32_t)rv, 0, -1, "%s", zttp_strerror((int32_t)rv));
   }
   return rv;
 }
@@ -362,8 +361,8 @@ int64_t zttp_conn_send_request(zttp_conn *conn, const char *method,
   }
   zttp_str m = {method, method_len};
   zttp_str t = {target, target_len};
-  return leave(conn, conn->vt->send_request(conn, m, t, headers, num_headers,
-                                            flags));
+  return leave(conn,
+               conn->vt->send_request(conn, m, t, headers, num_headers, flags));
 }
 
 int32_t zttp_conn_send_response(zttp_conn *conn, int64_t stream_id,
@@ -400,9 +399,9 @@ int32_t zttp_conn_send_informational(zttp_conn *conn, int64_t stream_id,
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
                            "send_informational needs the server role");
   }
-  return (int32_t)leave(conn, conn->vt->send_informational(
-                                  conn, stream_id, status, headers,
-                                  num_headers));
+  return (int32_t)leave(conn,
+                        conn->vt->send_informational(conn, stream_id, status,
+                                                     headers, num_headers));
 }
 
 int64_t zttp_conn_send_data(zttp_conn *conn, int64_t stream_id,

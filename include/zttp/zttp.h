@@ -62,7 +62,7 @@ extern "C" {
  */
 #define ZTTP_ERROR_TABLE(X)                                                    \
   X(INVALID_ARGUMENT, -1, 0, "invalid argument")                               \
-  X(INVALID_STATE, -2, 0, "call not valid in the current state")              \
+  X(INVALID_STATE, -2, 0, "call not valid in the current state")               \
   X(NOMEM, -3, 1, "out of memory")                                             \
   X(UNSUPPORTED, -4, 0, "not supported by this protocol or build")             \
   X(BUFFER_FULL, -5, 0, "output buffer full; consume pending output first")    \
@@ -84,17 +84,23 @@ extern "C" {
   X(OBS_FOLD, -31, 1, "obsolete line folding")                                 \
   X(SPACE_BEFORE_COLON, -32, 1, "whitespace between field name and colon")     \
   X(BAD_CONTENT_LENGTH, -33, 1, "malformed Content-Length")                    \
-  X(CONFLICTING_CONTENT_LENGTH, -34, 1, "differing Content-Length values")      \
+  X(CONFLICTING_CONTENT_LENGTH, -34, 1, "differing Content-Length values")     \
   X(CL_AND_TE, -35, 1, "both Content-Length and Transfer-Encoding")            \
-  X(BAD_TRANSFER_ENCODING, -36, 1, "chunked is not the final coding, or repeated") \
-  X(BAD_CHUNK, -37, 1, "malformed chunk size, extension or terminator")         \
+  X(BAD_TRANSFER_ENCODING, -36, 1,                                             \
+    "chunked is not the final coding, or repeated")                            \
+  X(BAD_CHUNK, -37, 1, "malformed chunk size, extension or terminator")        \
   X(BAD_HOST, -38, 1, "missing or repeated Host on an HTTP/1.1 request")       \
-  X(LIMIT_START_LINE, -50, 1, "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE") \
+  X(LIMIT_START_LINE, -50, 1,                                                  \
+    "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE")                     \
   X(LIMIT_HEADERS, -51, 1, "more header fields than ZTTP_LIMIT_MAX_HEADERS")   \
-  X(LIMIT_HEADER_BYTES, -52, 1, "header section larger than ZTTP_LIMIT_MAX_HEADER_BYTES") \
-  X(LIMIT_TRAILERS, -53, 1, "more trailer fields than ZTTP_LIMIT_MAX_TRAILERS") \
-  X(LIMIT_TRAILER_BYTES, -54, 1, "trailer section larger than ZTTP_LIMIT_MAX_TRAILER_BYTES") \
-  X(LIMIT_CHUNK_EXT, -55, 1, "chunk extensions longer than ZTTP_LIMIT_H1_MAX_CHUNK_EXT") \
+  X(LIMIT_HEADER_BYTES, -52, 1,                                                \
+    "header section larger than ZTTP_LIMIT_MAX_HEADER_BYTES")                  \
+  X(LIMIT_TRAILERS, -53, 1,                                                    \
+    "more trailer fields than ZTTP_LIMIT_MAX_TRAILERS")                        \
+  X(LIMIT_TRAILER_BYTES, -54, 1,                                               \
+    "trailer section larger than ZTTP_LIMIT_MAX_TRAILER_BYTES")                \
+  X(LIMIT_CHUNK_EXT, -55, 1,                                                   \
+    "chunk extensions longer than ZTTP_LIMIT_H1_MAX_CHUNK_EXT")                \
   X(LIMIT_INPUT_BUFFER, -56, 1, "input larger than ZTTP_LIMIT_INPUT_BUFFER")
 
 /**
@@ -406,8 +412,8 @@ ZTTP_EXTERN void zttp_conn_free(zttp_conn *conn);
  * upgrade), ZTTP_ERR_NOMEM, or the connection's fatal error.
  * @since 0.1.0
  */
-ZTTP_EXTERN int64_t zttp_conn_receive_data(zttp_conn *conn,
-                                           const uint8_t *data, size_t len);
+ZTTP_EXTERN int64_t zttp_conn_receive_data(zttp_conn *conn, const uint8_t *data,
+                                           size_t len);
 
 /**
  * zttp_conn_receive_datagram hands one UDP payload received on |path| at
@@ -762,9 +768,8 @@ ZTTP_EXTERN int32_t zttp_conn_consume(zttp_conn *conn, size_t len);
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
-                                             size_t *segment_size,
-                                             uint8_t *buf, size_t buflen,
-                                             zttp_tstamp now);
+                                             size_t *segment_size, uint8_t *buf,
+                                             size_t buflen, zttp_tstamp now);
 
 /**
  * zttp_conn_next_timeout returns when zttp_conn_handle_timeout() must next be

@@ -22,7 +22,9 @@ static void libc_free(void *ptr, void *user) {
 static const zttp_mem default_mem = {libc_malloc, libc_realloc, libc_free,
                                      NULL};
 
-const zttp_mem *zttp_mem_default(void) { return &default_mem; }
+const zttp_mem *zttp_mem_default(void) {
+  return &default_mem;
+}
 
 void *zttp_mem_calloc(const zttp_mem *mem, size_t n, size_t size) {
   if (size != 0 && n > SIZE_MAX / size) {

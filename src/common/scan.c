@@ -112,11 +112,25 @@ const uint8_t zttp_ctype[256] = {
     ['}'] = V | G | Q,
     ['~'] = T | V | G | Q,
 /* obs-text (0x80..0xFF) is allowed in values and quoted strings. */
-#define OBS8(b) [b] = V | Q, [b + 1] = V | Q, [b + 2] = V | Q, [b + 3] = V | Q, \
-                [b + 4] = V | Q, [b + 5] = V | Q, [b + 6] = V | Q, [b + 7] = V | Q
-    OBS8(0x80), OBS8(0x88), OBS8(0x90), OBS8(0x98), OBS8(0xa0), OBS8(0xa8),
-    OBS8(0xb0), OBS8(0xb8), OBS8(0xc0), OBS8(0xc8), OBS8(0xd0), OBS8(0xd8),
-    OBS8(0xe0), OBS8(0xe8), OBS8(0xf0), OBS8(0xf8),
+#define OBS8(b)                                                                \
+  [b] = V | Q, [b + 1] = V | Q, [b + 2] = V | Q, [b + 3] = V | Q,              \
+  [b + 4] = V | Q, [b + 5] = V | Q, [b + 6] = V | Q, [b + 7] = V | Q
+    OBS8(0x80),
+    OBS8(0x88),
+    OBS8(0x90),
+    OBS8(0x98),
+    OBS8(0xa0),
+    OBS8(0xa8),
+    OBS8(0xb0),
+    OBS8(0xb8),
+    OBS8(0xc0),
+    OBS8(0xc8),
+    OBS8(0xd0),
+    OBS8(0xd8),
+    OBS8(0xe0),
+    OBS8(0xe8),
+    OBS8(0xf0),
+    OBS8(0xf8),
 #undef OBS8
 };
 

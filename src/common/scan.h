@@ -67,8 +67,8 @@ static inline const uint8_t *zttp_scan_value_sse2_inline(const uint8_t *p,
 
 /* zttp_scan_target returns the first byte in [p, end) outside 0x21..0x7E,
  * or |end|. */
-static inline const uint8_t *
-zttp_scan_target_sse2_inline(const uint8_t *p, const uint8_t *end) {
+static inline const uint8_t *zttp_scan_target_sse2_inline(const uint8_t *p,
+                                                          const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
   /* x - 0x21 (wrapping) is below 0x5E exactly for 0x21..0x7E; compare as
    * signed after flipping the sign bit. */

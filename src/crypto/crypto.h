@@ -1,7 +1,8 @@
 /* The internal crypto interface: the one seam to BoringSSL (DESIGN.md §5).
- * No BoringSSL type appears here; only the files of src/crypto include BoringSSL headers.
- * The QUIC transport (issue 4) grows this interface with AEAD, header
- * protection and the TLS handshake driver. SPDX-License-Identifier: MIT */
+ * No BoringSSL type appears here; only the files of src/crypto include
+ * BoringSSL headers. The QUIC transport (issue 4) grows this interface with
+ * AEAD, header protection and the TLS handshake driver.
+ * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_CRYPTO_CRYPTO_H
 #define ZTTP_CRYPTO_CRYPTO_H
 

@@ -21,11 +21,11 @@
 
 /* Outgoing message body states. */
 enum {
-  W_IDLE = 0,   /* no message being written */
-  W_NONE,       /* head written, no body allowed */
-  W_LENGTH,     /* Content-Length body */
-  W_CHUNKED,    /* chunked body */
-  W_EOF         /* close-delimited body (server, HTTP/1.0) */
+  W_IDLE = 0, /* no message being written */
+  W_NONE,     /* head written, no body allowed */
+  W_LENGTH,   /* Content-Length body */
+  W_CHUNKED,  /* chunked body */
+  W_EOF       /* close-delimited body (server, HTTP/1.0) */
 };
 
 /* The server's decision on the Upgrade/CONNECT request just received. */
@@ -47,16 +47,18 @@ typedef struct h1_engine {
   uint8_t in_message;      /* a head was parsed, its END not yet */
   uint8_t msg_close;       /* the message being parsed ends the connection */
   uint8_t upgrade_decision;
-  uint8_t upgrade_wait;    /* server: stop reading until the decision */
-  uint8_t upgrade_ready;   /* emit UPGRADE at the next event */
-  uint8_t upgraded;        /* UPGRADE emitted: the engine is done */
-  uint8_t sent_upgrade;    /* 101 (or 2xx to CONNECT) written */
-  uint8_t resp_expected;   /* client: parser told about the ring head */
-  uint8_t graceful;        /* close(GRACEFUL) was called */
-  uint8_t must_close;      /* close once pending output is written */
+  uint8_t upgrade_wait;  /* server: stop reading until the decision */
+  uint8_t upgrade_ready; /* emit UPGRADE at the next event */
+  uint8_t upgraded;      /* UPGRADE emitted: the engine is done */
+  uint8_t sent_upgrade;  /* 101 (or 2xx to CONNECT) written */
+  uint8_t resp_expected; /* client: parser told about the ring head */
+  uint8_t graceful;      /* close(GRACEFUL) was called */
+  uint8_t must_close;    /* close once pending output is written */
 } h1_engine;
 
-static h1_engine *eng(const zttp_conn *conn) { return conn->engine; }
+static h1_engine *eng(const zttp_conn *conn) {
+  return conn->engine;
+}
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -91,7 +93,9 @@ static void h1_free(zttp_conn *conn) {
 
 /* ---- the request ring ---------------------------------------------------- */
 
-static uint8_t *ring_front(h1_engine *e) { return &e->ring[e->ring_head]; }
+static uint8_t *ring_front(h1_engine *e) {
+  return &e->ring[e->ring_head];
+}
 
 static uint8_t *ring_back(h1_engine *e) {
   return &e->ring[(e->ring_head + e->ring_len - 1) % e->ring_cap];
@@ -107,7 +111,8 @@ static void ring_pop(h1_engine *e) {
   e->ring_len--;
 }
 
-/* ---- read side ------------------------------------------------------------ */
+/* ---- read side ------------------------------------------------------------
+ */
 
 static int64_t h1_receive_data(zttp_conn *conn, const uint8_t *data,
                                size_t len) {
@@ -207,8 +212,8 @@ static void server_head(h1_engine *e, const zttp_h1_head *h, zttp_event *ev) {
 }
 
 /* Returns 1 with an event, 0 to go on parsing, or an error. */
-static int32_t client_head(zttp_conn *conn, h1_engine *e,
-                           const zttp_h1_head *h, zttp_event *ev) {
+static int32_t client_head(zttp_conn *conn, h1_engine *e, const zttp_h1_head *h,
+                           zttp_event *ev) {
   uint8_t txn = *ring_front(e);
   ev->kind = ZTTP_EVENT_RESPONSE;
   zttp_response_event *r = &ev->u.response;
@@ -295,8 +300,8 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
     if (!ok) {
       /* Nothing more will be read: report the peer's close once the
        * engine has stopped for good. */
-      if (e->eof && (conn->role == ZTTP_CLIENT || e->must_close ||
-                     e->graceful)) {
+      if (e->eof &&
+          (conn->role == ZTTP_CLIENT || e->must_close || e->graceful)) {
         return closed_event(e, ev);
       }
       return 0;
@@ -304,9 +309,8 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   }
   zttp_h1_item item;
   size_t avail = zttp_buf_len(&e->in);
-  int64_t n = zttp_h1_parse(&e->parser, &item,
-                            avail != 0 ? e->in.data + e->in.start : NULL,
-                            avail);
+  int64_t n = zttp_h1_parse(
+      &e->parser, &item, avail != 0 ? e->in.data + e->in.start : NULL, avail);
   if (n < 0) {
     return zttp_conn_error(conn, (int32_t)n, 0, -1, "%s", e->parser.err);
   }
@@ -373,7 +377,8 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   }
 }
 
-/* ---- write side ------------------------------------------------------------ */
+/* ---- write side ------------------------------------------------------------
+ */
 
 static int32_t closed_error(zttp_conn *conn) {
   return zttp_conn_error(conn, ZTTP_ERR_CLOSED, 0, -1,
@@ -414,8 +419,8 @@ static int has_field(const zttp_header *f, size_t n, const char *lower) {
 
 /* Methods whose requests have no defined body semantics (RFC 9110 §9.3). */
 static int method_bodyless(zttp_str m) {
-  static const char *const names[] = {"GET", "HEAD", "DELETE", "OPTIONS",
-                                      "TRACE", "CONNECT"};
+  static const char *const names[] = {"GET",     "HEAD",  "DELETE",
+                                      "OPTIONS", "TRACE", "CONNECT"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if (m.len == strlen(names[i]) && memcmp(m.base, names[i], m.len) == 0) {
       return 1;
@@ -568,8 +573,8 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
   if ((txn & TXN_V10) && info.has_te) {
     return field_error(conn, "Transfer-Encoding to an HTTP/1.0 client");
   }
-  int bodyless = (txn & TXN_HEAD) || status == 204 || status == 304 ||
-                 connect_ok;
+  int bodyless =
+      (txn & TXN_HEAD) || status == 204 || status == 304 || connect_ok;
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
   if (end && !bodyless && info.has_cl && info.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
@@ -664,7 +669,8 @@ static int32_t h1_send_informational(zttp_conn *conn, int64_t stream_id,
   const char *reason = zttp_h1_reason(status);
   char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
                   (char)('0' + status % 10), ' '};
-  const zttp_str line[] = {{"HTTP/1.1 ", 9}, {code, 4}, {reason, strlen(reason)}};
+  const zttp_str line[] = {
+      {"HTTP/1.1 ", 9}, {code, 4}, {reason, strlen(reason)}};
   static const zttp_h1_extra none = {{NULL, NULL}, 0, NULL};
   rv = zttp_h1_write_head(&e->out, &conn->mem, line, 3, headers, num_headers,
                           &none);
@@ -693,6 +699,9 @@ static int32_t writable_stream(zttp_conn *conn, h1_engine *e,
                            "HTTP/1.1 has only stream 0");
   }
   if (e->w_state == W_IDLE) {
+    if (e->must_close || e->upgraded || e->sent_upgrade) {
+      return closed_error(conn);
+    }
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
                            "no message is being sent");
   }
@@ -746,13 +755,13 @@ static int64_t h1_send_data(zttp_conn *conn, int64_t stream_id,
                            "no message is being sent");
   }
   if (take > 0) {
-    size_t need = e->w_state == W_CHUNKED ? take + zttp_h1_chunk_overhead(take)
-                                          : take;
+    size_t need =
+        e->w_state == W_CHUNKED ? take + zttp_h1_chunk_overhead(take) : take;
     rv = zttp_buf_reserve(&e->out, &conn->mem, need);
     if (rv != 0) {
-      return rv == ZTTP_ERR_NOMEM ? zttp_conn_error(conn, rv, 0, -1,
-                                                    "out of memory for output")
-                                  : 0;
+      return rv == ZTTP_ERR_NOMEM
+                 ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
+                 : 0;
     }
     if (e->w_state == W_CHUNKED) {
       zttp_h1_write_chunk(&e->out, data, take);

@@ -67,9 +67,9 @@ int zttp_h1_parser_idle(const zttp_h1_parser *p) {
  * Four bytes per step while they last: field names are short and mostly
  * letters, so one combined test per step beats a branch per byte. */
 static inline const uint8_t *scan_token(const uint8_t *s, const uint8_t *end) {
-  while (end - s >= 4 && (zttp_ctype[s[0]] & zttp_ctype[s[1]] &
-                          zttp_ctype[s[2]] & zttp_ctype[s[3]] &
-                          ZTTP_CT_TOKEN)) {
+  while (end - s >= 4 &&
+         (zttp_ctype[s[0]] & zttp_ctype[s[1]] & zttp_ctype[s[2]] &
+          zttp_ctype[s[3]] & ZTTP_CT_TOKEN)) {
     s += 4;
   }
   while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
@@ -145,15 +145,14 @@ static int32_t fields_reserve(zttp_h1_parser *p, size_t n, size_t max,
  * empty line is in |buf|, 0 when more input is needed, or a limit error. */
 static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
                             int trailers) {
-  size_t max_bytes = trailers ? LIMIT(p, MAX_TRAILER_BYTES)
-                              : LIMIT(p, MAX_HEADER_BYTES);
-  size_t max_fields =
-      trailers ? LIMIT(p, MAX_TRAILERS) : LIMIT(p, MAX_HEADERS);
+  size_t max_bytes =
+      trailers ? LIMIT(p, MAX_TRAILER_BYTES) : LIMIT(p, MAX_HEADER_BYTES);
+  size_t max_fields = trailers ? LIMIT(p, MAX_TRAILERS) : LIMIT(p, MAX_HEADERS);
   size_t max_start = LIMIT(p, H1_MAX_START_LINE);
   size_t line_start = p->scan_line_start;
   size_t i = p->scan_pos;
   uint32_t lines = p->scan_lines;
-  for (;;) {
+  while (i < len) {
     const uint8_t *lf = memchr(buf + i, '\n', len - i);
     if (lf == NULL) {
       break;
@@ -181,11 +180,12 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
                 "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
   }
   if (len > max_bytes) {
-    return trailers ? fail(p, ZTTP_ERR_LIMIT_TRAILER_BYTES,
-                           "trailer section exceeds "
-                           "ZTTP_LIMIT_MAX_TRAILER_BYTES")
-                    : fail(p, ZTTP_ERR_LIMIT_HEADER_BYTES,
-                           "header section exceeds ZTTP_LIMIT_MAX_HEADER_BYTES");
+    return trailers
+               ? fail(p, ZTTP_ERR_LIMIT_TRAILER_BYTES,
+                      "trailer section exceeds "
+                      "ZTTP_LIMIT_MAX_TRAILER_BYTES")
+               : fail(p, ZTTP_ERR_LIMIT_HEADER_BYTES,
+                      "header section exceeds ZTTP_LIMIT_MAX_HEADER_BYTES");
   }
   p->scan_line_start = (uint32_t)line_start;
   p->scan_pos = (uint32_t)len;
@@ -368,7 +368,8 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
   }
 }
 
-/* ---- field lines ---------------------------------------------------------- */
+/* ---- field lines ----------------------------------------------------------
+ */
 
 /* Parses field lines from |*pos| up to and including the empty line.
  * Returns 0 with *num_fields set, INCOMPLETE, or an error. |hs| is NULL for
@@ -528,13 +529,12 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
     while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
       vend--;
     }
-    int32_t rv = hs != NULL
-                     ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
-                                      "header count exceeds "
-                                      "ZTTP_LIMIT_MAX_HEADERS")
-                     : fields_reserve(p, n, max, ZTTP_ERR_LIMIT_TRAILERS,
-                                      "trailer count exceeds "
-                                      "ZTTP_LIMIT_MAX_TRAILERS");
+    int32_t rv = hs != NULL ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
+                                             "header count exceeds "
+                                             "ZTTP_LIMIT_MAX_HEADERS")
+                            : fields_reserve(p, n, max, ZTTP_ERR_LIMIT_TRAILERS,
+                                             "trailer count exceeds "
+                                             "ZTTP_LIMIT_MAX_TRAILERS");
     if (rv != 0) {
       return rv;
     }
@@ -561,7 +561,8 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
   return 0;
 }
 
-/* ---- start lines ------------------------------------------------------------ */
+/* ---- start lines ------------------------------------------------------------
+ */
 
 /* Parses "HTTP/1.x" at |s|. Returns 10 or 11, INCOMPLETE, or an error. */
 static int32_t parse_version(zttp_h1_parser *p, const uint8_t *s,
@@ -691,8 +692,8 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
       !(zttp_ctype[s[3]] & ZTTP_CT_DIGIT)) {
     return fail(p, ZTTP_ERR_BAD_STATUS, "malformed status line");
   }
-  uint32_t status = (uint32_t)((s[1] - '0') * 100 + (s[2] - '0') * 10 +
-                               (s[3] - '0'));
+  uint32_t status =
+      (uint32_t)((s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
   if (status < 100 || status > 599) {
     return fail(p, ZTTP_ERR_BAD_STATUS, "status code out of range");
   }
@@ -708,8 +709,8 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
   }
   h->reason.base = (const char *)r;
   h->reason.len = (size_t)(s - r);
-  int32_t rv = start_line_end(p, &s, end, ZTTP_ERR_BAD_STATUS,
-                              "malformed status line");
+  int32_t rv =
+      start_line_end(p, &s, end, ZTTP_ERR_BAD_STATUS, "malformed status line");
   if (rv != 0) {
     return rv;
   }
@@ -717,7 +718,8 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
   return 0;
 }
 
-/* ---- heads ---------------------------------------------------------------- */
+/* ---- heads ----------------------------------------------------------------
+ */
 
 /* Decides the body framing of a request (RFC 9112 §6.3 items 3-7). */
 static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
@@ -765,12 +767,13 @@ static int32_t response_framing(zttp_h1_parser *p, zttp_h1_head *h,
     }
     h->flags |= ZTTP_H1_F_FORCE_CLOSE;
   }
-  if (hs->have_te &&
-      (hs->te_invalid || hs->te_chunked_count > 1 ||
-       (hs->te_chunked_count == 1 && !hs->te_chunked_last)) &&
-      !LENIENT(p, TRANSFER_ENCODING)) {
-    return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
-                "chunked is not the final coding, or repeated");
+  if (hs->have_te && (hs->te_invalid || hs->te_chunked_count > 1 ||
+                      (hs->te_chunked_count == 1 && !hs->te_chunked_last))) {
+    if (!LENIENT(p, TRANSFER_ENCODING)) {
+      return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
+                  "chunked is not the final coding, or repeated");
+    }
+    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
   }
   if (st < 200 || st == 204 || st == 304 || p->req_head ||
       (p->req_connect && st < 300)) {
@@ -933,7 +936,8 @@ static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
   return n;
 }
 
-/* ---- chunked coding (RFC 9112 §7.1) --------------------------------------- */
+/* ---- chunked coding (RFC 9112 §7.1) ---------------------------------------
+ */
 
 /* Validates chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
  * in [s, end). */
@@ -1014,7 +1018,8 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
   size_t digits = 0;
   while (s < end && (zttp_ctype[*s] & ZTTP_CT_HEX)) {
     uint8_t c = *s;
-    uint64_t d = c <= '9' ? (uint64_t)(c - '0') : (uint64_t)((c | 0x20) - 'a' + 10);
+    uint64_t d =
+        c <= '9' ? (uint64_t)(c - '0') : (uint64_t)((c | 0x20) - 'a' + 10);
     if (size >> 59) {
       return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size overflows");
     }
@@ -1079,7 +1084,8 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
   return (int64_t)(lf + 1 - buf);
 }
 
-/* ---- the item loop ----------------------------------------------------------- */
+/* ---- the item loop
+ * ----------------------------------------------------------- */
 
 int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
                       const uint8_t *cbuf, size_t len) {

@@ -27,9 +27,9 @@ enum zttp_h1_body {
 #define ZTTP_H1_F_KEEP_ALIVE 0x2u /* Connection: keep-alive */
 #define ZTTP_H1_F_UPGRADE 0x4u    /* an Upgrade field is present */
 #define ZTTP_H1_F_EXPECT_CONTINUE 0x8u /* Expect: 100-continue (request) */
-#define ZTTP_H1_F_CONNECT 0x10u   /* method CONNECT (request) */
-#define ZTTP_H1_F_HEAD 0x20u      /* method HEAD (request) */
-#define ZTTP_H1_F_FORCE_CLOSE 0x40u /* framing requires closing afterwards */
+#define ZTTP_H1_F_CONNECT 0x10u        /* method CONNECT (request) */
+#define ZTTP_H1_F_HEAD 0x20u           /* method HEAD (request) */
+#define ZTTP_H1_F_FORCE_CLOSE 0x40u    /* framing requires closing afterwards */
 
 typedef struct zttp_h1_head {
   zttp_str method;  /* request */
@@ -98,8 +98,8 @@ void zttp_h1_parser_expect_response(zttp_h1_parser *p, int head_request,
  * bytes were framing only), or a negative ZTTP_ERR_* with p->err set. Item
  * pointers point into |buf|. The caller must present the unconsumed bytes
  * again, at the same or another address, followed by new ones. */
-int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
-                      const uint8_t *buf, size_t len);
+int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, const uint8_t *buf,
+                      size_t len);
 
 /* zttp_h1_parse_eof reports the end of input: a body read until close ends
  * (item END, returns 1); between messages returns 0; inside a message

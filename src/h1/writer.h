@@ -24,8 +24,7 @@ typedef struct zttp_h1_fields_info {
  * a Transfer-Encoding that does not end in one chunked) is refused. Returns
  * 0 or ZTTP_ERR_INVALID_FIELD with *why set. */
 int32_t zttp_h1_check_fields(zttp_h1_fields_info *info, const char **why,
-                             const zttp_header *fields, size_t n,
-                             int trailers);
+                             const zttp_header *fields, size_t n, int trailers);
 
 /* zttp_h1_token_valid: 1*tchar. */
 int zttp_h1_token_valid(const char *s, size_t len);
@@ -48,8 +47,8 @@ typedef struct zttp_h1_extra {
 } zttp_h1_extra;
 
 /* zttp_h1_write_head appends |start_line| (without CRLF), the fields, the
- * extra lines, the empty line and extra->tail to |out|. Returns 0, ZTTP_ERR_BUFFER_FULL
- * or ZTTP_ERR_NOMEM; on error |out| is unchanged. */
+ * extra lines, the empty line and extra->tail to |out|. Returns 0,
+ * ZTTP_ERR_BUFFER_FULL or ZTTP_ERR_NOMEM; on error |out| is unchanged. */
 int32_t zttp_h1_write_head(zttp_buf *out, const zttp_mem *mem,
                            const zttp_str *start_line, size_t num_parts,
                            const zttp_header *fields, size_t n,

@@ -16,9 +16,9 @@
  * inputs dense in the bytes that stop them. */
 static void test_scanners_agree(void **state) {
   (void)state;
-  static const uint8_t alphabet[] = {'a', 'Z', '0', ' ', '\t', '\r', '\n',
-                                     0x00, 0x1f, 0x20, 0x21, 0x7e, 0x7f,
-                                     0x80, 0xff, ':', '"', '?'};
+  static const uint8_t alphabet[] = {'a',  'Z',  '0',  ' ',  '\t', '\r',
+                                     '\n', 0x00, 0x1f, 0x20, 0x21, 0x7e,
+                                     0x7f, 0x80, 0xff, ':',  '"',  '?'};
   uint8_t buf[200];
   uint32_t seed = 12345;
   for (int round = 0; round < 300; round++) {

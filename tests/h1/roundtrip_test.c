@@ -14,7 +14,8 @@
 
 #include "zttp/zttp.h"
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1, 0, 0}
+#define H(n, v)                                                                \
+  { n, sizeof(n) - 1, v, sizeof(v) - 1, 0, 0 }
 #define S(s) (const uint8_t *)(s), sizeof(s) - 1
 
 typedef struct pair {
@@ -93,9 +94,9 @@ static void test_chunked_both_ways(void **state) {
   zttp_event ev;
   pair_new(&p, NULL);
   const zttp_header req[] = {H("Host", "example.com"), H("X-Case", "KeEp")};
-  assert_int_equal(zttp_conn_send_request(p.client, "POST", 4, "/up?x=1&y", 9,
-                                          req, 2, 0),
-                   0);
+  assert_int_equal(
+      zttp_conn_send_request(p.client, "POST", 4, "/up?x=1&y", 9, req, 2, 0),
+      0);
   assert_int_equal(zttp_conn_send_data(p.client, 0, S("hello"), 0), 5);
   assert_int_equal(zttp_conn_send_data(p.client, 0, S(" world!"), 0), 7);
   const zttp_header tr[] = {H("Digest", "sha-256=abc")};
@@ -168,11 +169,10 @@ static void test_pipelined_content_length(void **state) {
   assert_int_equal(
       zttp_conn_send_request(p.client, "PUT", 3, "/b", 2, put, 2, 0), 0);
   assert_int_equal(zttp_conn_send_window(p.client, 0) >= 3, 1);
-  assert_int_equal(zttp_conn_send_data(p.client, 0, S("abc"),
-                                       ZTTP_SEND_FLAG_END_STREAM),
-                   3);
-  assert_int_equal(zttp_conn_send_request(p.client, "POST", 4, "/c", 2, get,
-                                          1, ZTTP_SEND_FLAG_END_STREAM),
+  assert_int_equal(
+      zttp_conn_send_data(p.client, 0, S("abc"), ZTTP_SEND_FLAG_END_STREAM), 3);
+  assert_int_equal(zttp_conn_send_request(p.client, "POST", 4, "/c", 2, get, 1,
+                                          ZTTP_SEND_FLAG_END_STREAM),
                    0);
   wire(p.client, p.server,
        "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -248,15 +248,14 @@ static void test_bodyless_responses(void **state) {
   }
   const zttp_header cl[] = {H("Content-Length", "10")};
   /* HEAD: the Content-Length describes the GET; no body may follow. */
-  assert_int_equal(
-      zttp_conn_send_response(p.server, 0, 200, NULL, 0, cl, 1, 0), 0);
+  assert_int_equal(zttp_conn_send_response(p.server, 0, 200, NULL, 0, cl, 1, 0),
+                   0);
   assert_int_equal(zttp_conn_send_data(p.server, 0, S("x"), 0),
                    ZTTP_ERR_FRAMING);
   assert_int_equal(zttp_conn_end_message(p.server, 0, NULL, 0), 0);
   /* 204: no framing field may be sent at all. */
-  assert_int_equal(
-      zttp_conn_send_response(p.server, 0, 204, NULL, 0, cl, 1, 0),
-      ZTTP_ERR_INVALID_FIELD);
+  assert_int_equal(zttp_conn_send_response(p.server, 0, 204, NULL, 0, cl, 1, 0),
+                   ZTTP_ERR_INVALID_FIELD);
   assert_int_equal(zttp_conn_send_response(p.server, 0, 204, NULL, 0, NULL, 0,
                                            ZTTP_SEND_FLAG_END_STREAM),
                    0);
@@ -294,8 +293,8 @@ static void test_http10_persistence(void **state) {
   next(s, &ev, ZTTP_EVENT_END_MESSAGE, 0);
   const zttp_header cl[] = {H("Content-Length", "1")};
   assert_int_equal(zttp_conn_send_response(s, 0, 200, NULL, 0, cl, 1, 0), 0);
-  assert_int_equal(
-      zttp_conn_send_data(s, 0, S("a"), ZTTP_SEND_FLAG_END_STREAM), 1);
+  assert_int_equal(zttp_conn_send_data(s, 0, S("a"), ZTTP_SEND_FLAG_END_STREAM),
+                   1);
   const char *keep =
       "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\na";
   assert_int_equal(zttp_conn_pending(s, &out), strlen(keep));
@@ -365,9 +364,9 @@ static void test_expect_continue(void **state) {
   next(p.client, &ev, ZTTP_EVENT_RESPONSE, 0);
   assert_int_equal(ev.u.response.status, 100);
   next(p.client, &ev, ZTTP_EVENT_NEED_DATA, 0);
-  assert_int_equal(zttp_conn_send_data(p.client, 0, S("data"),
-                                       ZTTP_SEND_FLAG_END_STREAM),
-                   4);
+  assert_int_equal(
+      zttp_conn_send_data(p.client, 0, S("data"), ZTTP_SEND_FLAG_END_STREAM),
+      4);
   wire(p.client, p.server, "data");
   next(p.server, &ev, ZTTP_EVENT_DATA, 0);
   data_eq(&ev, "data");
@@ -387,8 +386,9 @@ static void test_upgrade_h2c(void **state) {
   pair p;
   zttp_event ev;
   pair_new(&p, NULL);
-  const zttp_header req[] = {H("Host", "h"), H("Connection", "Upgrade, HTTP2-Settings"),
-                             H("Upgrade", "h2c"), H("HTTP2-Settings", "AAMAAABkAAQAAP__")};
+  const zttp_header req[] = {
+      H("Host", "h"), H("Connection", "Upgrade, HTTP2-Settings"),
+      H("Upgrade", "h2c"), H("HTTP2-Settings", "AAMAAABkAAQAAP__")};
   assert_int_equal(zttp_conn_send_request(p.client, "GET", 3, "/", 1, req, 4,
                                           ZTTP_SEND_FLAG_END_STREAM),
                    0);
@@ -526,7 +526,8 @@ static void test_graceful_close(void **state) {
   zttp_event ev;
   const uint8_t *out;
   assert_int_equal(zttp_conn_new(&s, NULL, ZTTP_SERVER, ZTTP_HTTP1), 0);
-  feed(s, "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  feed(s,
+       "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
   next(s, &ev, ZTTP_EVENT_REQUEST, ZTTP_EVENT_FLAG_END_STREAM);
   next(s, &ev, ZTTP_EVENT_END_MESSAGE, 0);
   assert_int_equal(zttp_conn_close(s, 0, ZTTP_CLOSE_FLAG_GRACEFUL), 0);
@@ -625,9 +626,8 @@ static void exchange(pair *p) {
   const zttp_header cl[] = {H("Content-Length", "2")};
   assert_int_equal(
       zttp_conn_send_response(p->server, 0, 200, NULL, 0, cl, 1, 0), 0);
-  assert_int_equal(zttp_conn_send_data(p->server, 0, S("ok"),
-                                       ZTTP_SEND_FLAG_END_STREAM),
-                   2);
+  assert_int_equal(
+      zttp_conn_send_data(p->server, 0, S("ok"), ZTTP_SEND_FLAG_END_STREAM), 2);
   n = zttp_conn_pending(p->server, &out);
   assert_int_equal(zttp_conn_receive_data(p->client, out, n), (int64_t)n);
   zttp_conn_consume(p->server, n);
