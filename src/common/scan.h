@@ -88,6 +88,32 @@ static inline const uint8_t *zttp_scan_target_sse2_inline(const uint8_t *p,
   return zttp_scan_target_scalar(p, end);
 }
 
+/* zttp_scan_token_scalar: the table loop of zttp_scan_token, four bytes per
+ * step while they last (names are short and mostly letters, so one combined
+ * test per step beats a branch per byte). */
+static inline const uint8_t *zttp_scan_token_scalar(const uint8_t *p,
+                                                    const uint8_t *end) {
+  while (end - p >= 4 &&
+         (zttp_ctype[p[0]] & zttp_ctype[p[1]] & zttp_ctype[p[2]] &
+          zttp_ctype[p[3]] & ZTTP_CT_TOKEN)) {
+    p += 4;
+  }
+  while (p < end && (zttp_ctype[*p] & ZTTP_CT_TOKEN)) {
+    p++;
+  }
+  return p;
+}
+
+/* zttp_scan_token returns the first byte in [p, end) that is not a tchar
+ * (RFC 9110 §5.6.2), or |end|. It stays scalar on purpose: measured on the
+ * bench/h1 workloads, a 16-byte SSE2 classifier (VCHAR minus four single
+ * delimiters and three ranges) was 10-15% slower than this table loop,
+ * because field names are short. */
+static inline const uint8_t *zttp_scan_token(const uint8_t *p,
+                                             const uint8_t *end) {
+  return zttp_scan_token_scalar(p, end);
+}
+
 static inline const uint8_t *zttp_scan_value(const uint8_t *p,
                                              const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)

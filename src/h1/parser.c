@@ -63,21 +63,6 @@ int zttp_h1_parser_idle(const zttp_h1_parser *p) {
   return p->state == ST_HEAD && !p->scanning;
 }
 
-/* Returns the first byte at or after |s| that is not a tchar, or |end|.
- * Four bytes per step while they last: field names are short and mostly
- * letters, so one combined test per step beats a branch per byte. */
-static inline const uint8_t *scan_token(const uint8_t *s, const uint8_t *end) {
-  while (end - s >= 4 &&
-         (zttp_ctype[s[0]] & zttp_ctype[s[1]] & zttp_ctype[s[2]] &
-          zttp_ctype[s[3]] & ZTTP_CT_TOKEN)) {
-    s += 4;
-  }
-  while (s < end && (zttp_ctype[*s] & ZTTP_CT_TOKEN)) {
-    s++;
-  }
-  return s;
-}
-
 static inline uint64_t load64(const uint8_t *p) {
   uint64_t v;
   memcpy(&v, p, 8);
@@ -463,7 +448,7 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
     }
     /* field-name ":" OWS field-value OWS (RFC 9112 §5) */
     uint8_t *name = s;
-    s = buf + (scan_token(s, end) - buf);
+    s = buf + (zttp_scan_token(s, end) - buf);
     if (s == end) {
       return INCOMPLETE;
     }
@@ -629,7 +614,7 @@ static int32_t start_line_end(zttp_h1_parser *p, const uint8_t **s,
 static int32_t parse_request_line(zttp_h1_parser *p, zttp_h1_head *h,
                                   const uint8_t *buf, const uint8_t **sp,
                                   const uint8_t *end) {
-  const uint8_t *s = scan_token(buf, end);
+  const uint8_t *s = zttp_scan_token(buf, end);
   if (s == end) {
     return INCOMPLETE;
   }
