@@ -90,10 +90,9 @@ void zttp_config_free(zttp_config *cfg) {
 
 static int settings_valid(const zttp_settings *s) {
   /* HTTP/1.1 needs a whole head in the input buffer. */
-  return s->limits[ZTTP_LIMIT_INPUT_BUFFER] >=
-             s->limits[ZTTP_LIMIT_MAX_HEADER_BYTES] &&
-         s->limits[ZTTP_LIMIT_INPUT_BUFFER] >=
-             s->limits[ZTTP_LIMIT_MAX_TRAILER_BYTES];
+  uint64_t in = s->limits[ZTTP_LIMIT_INPUT_BUFFER];
+  return in >= s->limits[ZTTP_LIMIT_MAX_HEADER_BYTES] &&
+         in >= s->limits[ZTTP_LIMIT_MAX_TRAILER_BYTES];
 }
 
 int32_t zttp_config_set_limit(zttp_config *cfg, uint32_t id, uint64_t value) {
@@ -340,7 +339,10 @@ int32_t zttp_conn_next_event(zttp_conn *conn, zttp_event *ev) {
   if (conn == NULL || ev == NULL) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
-  memset(ev, 0, sizeof(*ev));
+  /* Engines fill the union member of the kind they report. */
+  ev->kind = ZTTP_EVENT_NEED_DATA;
+  ev->flags = 0;
+  ev->stream_id = 0;
   ENTER(conn);
   return (int32_t)leave(conn, conn->vt->next_event(conn, ev));
 }

@@ -27,6 +27,7 @@
 #define ZTTP_CT_DIGIT 0x10u  /* DIGIT */
 #define ZTTP_CT_OWS 0x20u    /* SP, HTAB */
 #define ZTTP_CT_QDTEXT 0x40u /* qdtext (RFC 9110 §5.6.4) */
+#define ZTTP_CT_HOST 0x80u   /* uri-host / port characters (RFC 3986 §3.2.2) */
 
 extern const uint8_t zttp_ctype[256];
 

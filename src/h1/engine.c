@@ -18,6 +18,7 @@
 #define TXN_CLOSE 0x08u     /* the connection closes after this exchange */
 #define TXN_V10 0x10u       /* HTTP/1.0 request */
 #define TXN_KEEPALIVE 0x20u /* HTTP/1.0 request that asked for keep-alive */
+#define TXN_EXPECT 0x40u    /* Expect: 100-continue, no 100 sent yet */
 
 /* Outgoing message body states. */
 enum {
@@ -53,6 +54,7 @@ typedef struct h1_engine {
   uint8_t sent_upgrade;  /* 101 (or 2xx to CONNECT) written */
   uint8_t resp_expected; /* client: parser told about the ring head */
   uint8_t graceful;      /* close(GRACEFUL) was called */
+  uint8_t stop_reading;  /* server: a request ended the connection */
   uint8_t must_close;    /* close once pending output is written */
 } h1_engine;
 
@@ -60,7 +62,7 @@ static h1_engine *eng(const zttp_conn *conn) {
   return conn->engine;
 }
 
-/* ---- lifecycle ---------------------------------------------------------- */
+/* ---- lifecycle */
 
 static int32_t h1_init(zttp_conn *conn) {
   h1_engine *e = zttp_mem_calloc(&conn->mem, 1, sizeof(*e));
@@ -91,7 +93,7 @@ static void h1_free(zttp_conn *conn) {
   zttp_mem_free(&conn->mem, e);
 }
 
-/* ---- the request ring ---------------------------------------------------- */
+/* ---- the request ring */
 
 static uint8_t *ring_front(h1_engine *e) {
   return &e->ring[e->ring_head];
@@ -111,8 +113,7 @@ static void ring_pop(h1_engine *e) {
   e->ring_len--;
 }
 
-/* ---- read side ------------------------------------------------------------
- */
+/* ---- read side */
 
 static int64_t h1_receive_data(zttp_conn *conn, const uint8_t *data,
                                size_t len) {
@@ -178,7 +179,12 @@ static void server_head(h1_engine *e, const zttp_h1_head *h, zttp_event *ev) {
     flags |= TXN_UPGRADE;
   }
   if (h->flags & ZTTP_H1_F_CLOSE) {
+    /* RFC 9112 §9.6: no further request is processed. */
     flags |= TXN_CLOSE;
+    e->stop_reading = 1;
+  }
+  if (h->flags & ZTTP_H1_F_EXPECT_CONTINUE) {
+    flags |= TXN_EXPECT;
   }
   if (h->version == 10) {
     flags |= TXN_V10;
@@ -190,6 +196,7 @@ static void server_head(h1_engine *e, const zttp_h1_head *h, zttp_event *ev) {
   e->upgrade_decision = UPG_UNDECIDED;
   ev->kind = ZTTP_EVENT_REQUEST;
   zttp_request_event *r = &ev->u.request;
+  memset(r, 0, sizeof(*r));
   r->method = h->method;
   r->target = h->target;
   split_target(r);
@@ -257,7 +264,8 @@ static int32_t can_start_message(zttp_conn *conn, h1_engine *e) {
     return 0;
   }
   if (conn->role == ZTTP_SERVER) {
-    return !e->upgrade_wait && !e->graceful && e->ring_len < e->ring_cap;
+    return !e->upgrade_wait && !e->graceful && !e->stop_reading &&
+           e->ring_len < e->ring_cap;
   }
   if (e->ring_len == 0) {
     if (zttp_buf_len(&e->in) != 0) {
@@ -275,10 +283,15 @@ static int32_t can_start_message(zttp_conn *conn, h1_engine *e) {
   return 1;
 }
 
-static int32_t closed_event(h1_engine *e, zttp_event *ev) {
+/* The peer closed. A client learns whether requests went unanswered:
+ * u.closed.error is then ZTTP_ERR_UNEXPECTED_EOF (RFC 9110 §9.2.2 retries). */
+static int32_t closed_event(zttp_conn *conn, h1_engine *e, zttp_event *ev) {
   e->closed_reported = 1;
   ev->kind = ZTTP_EVENT_CONNECTION_CLOSED;
-  ev->u.closed.error = 0;
+  memset(&ev->u.closed, 0, sizeof(ev->u.closed));
+  if (conn->role == ZTTP_CLIENT && e->ring_len != 0) {
+    ev->u.closed.error = ZTTP_ERR_UNEXPECTED_EOF;
+  }
   return 1;
 }
 
@@ -292,7 +305,9 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   if (e->upgraded || e->closed_reported) {
     return 0;
   }
-  if (!e->in_message && zttp_h1_parser_idle(&e->parser)) {
+  if (!e->in_message) {
+    /* Also when a head has partly arrived: once the engine stops reading,
+     * it is never completed (RFC 9112 §9.6). */
     int32_t ok = can_start_message(conn, e);
     if (ok < 0) {
       return ok;
@@ -300,17 +315,18 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
     if (!ok) {
       /* Nothing more will be read: report the peer's close once the
        * engine has stopped for good. */
-      if (e->eof &&
-          (conn->role == ZTTP_CLIENT || e->must_close || e->graceful)) {
-        return closed_event(e, ev);
+      if (e->eof && (conn->role == ZTTP_CLIENT || e->must_close ||
+                     e->graceful || e->stop_reading)) {
+        return closed_event(conn, e, ev);
       }
       return 0;
     }
   }
+  static const uint8_t empty[1];
   zttp_h1_item item;
   size_t avail = zttp_buf_len(&e->in);
   int64_t n = zttp_h1_parse(
-      &e->parser, &item, avail != 0 ? e->in.data + e->in.start : NULL, avail);
+      &e->parser, &item, avail != 0 ? e->in.data + e->in.start : empty, avail);
   if (n < 0) {
     return zttp_conn_error(conn, (int32_t)n, 0, -1, "%s", e->parser.err);
   }
@@ -318,6 +334,12 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   switch (item.kind) {
   case ZTTP_H1_ITEM_NONE: {
     if (!e->eof) {
+      if (zttp_buf_len(&e->in) == e->in.limit) {
+        /* The element being parsed cannot fit: it would stall forever. */
+        return zttp_conn_error(conn, ZTTP_ERR_LIMIT_INPUT_BUFFER, 0, -1,
+                               "an element larger than "
+                               "ZTTP_LIMIT_INPUT_BUFFER");
+      }
       return 0;
     }
     int32_t rv = zttp_h1_parse_eof(&e->parser, &item);
@@ -325,7 +347,7 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
       return zttp_conn_error(conn, rv, 0, -1, "%s", e->parser.err);
     }
     if (rv == 0) {
-      return closed_event(e, ev);
+      return closed_event(conn, e, ev);
     }
     /* A body delimited by the close ended. */
     e->in_message = 0;
@@ -335,6 +357,8 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
       e->resp_expected = 0;
     }
     ev->kind = ZTTP_EVENT_END_MESSAGE;
+    ev->u.end.trailers = NULL;
+    ev->u.end.num_trailers = 0;
     return 1;
   }
   case ZTTP_H1_ITEM_HEAD:
@@ -377,8 +401,7 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
   }
 }
 
-/* ---- write side ------------------------------------------------------------
- */
+/* ---- write side */
 
 static int32_t closed_error(zttp_conn *conn) {
   return zttp_conn_error(conn, ZTTP_ERR_CLOSED, 0, -1,
@@ -394,27 +417,12 @@ static void finish_message(zttp_conn *conn, h1_engine *e) {
   e->w_state = W_IDLE;
   if (conn->role == ZTTP_SERVER) {
     ring_pop(e);
-    if (e->w_close || e->graceful) {
+    /* A graceful close answers every request already received. */
+    if (e->w_close || (e->graceful && e->ring_len == 0)) {
       e->must_close = 1;
     }
   }
   e->w_close = 0;
-}
-
-static int has_field(const zttp_header *f, size_t n, const char *lower) {
-  size_t k = strlen(lower);
-  for (size_t i = 0; i < n; i++) {
-    if (f[i].name_len == k) {
-      size_t j = 0;
-      while (j < k && (f[i].name[j] | 0x20) == lower[j]) {
-        j++;
-      }
-      if (j == k) {
-        return 1;
-      }
-    }
-  }
-  return 0;
 }
 
 /* Methods whose requests have no defined body semantics (RFC 9110 §9.3). */
@@ -458,7 +466,12 @@ static int64_t h1_send_request(zttp_conn *conn, zttp_str method,
   if (info.num_host != 1) {
     return field_error(conn, "an HTTP/1.1 request needs exactly one Host");
   }
-  int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
+  int connect = method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0;
+  if (connect && (info.has_cl || info.has_te)) {
+    /* RFC 9110 §9.3.6: a CONNECT request has no content. */
+    return field_error(conn, "framing field on a CONNECT request");
+  }
+  int end = connect || (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
   if (end && info.has_cl && info.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
@@ -492,13 +505,14 @@ static int64_t h1_send_request(zttp_conn *conn, zttp_str method,
   uint8_t txn = 0;
   if (method.len == 4 && memcmp(method.base, "HEAD", 4) == 0) {
     txn |= TXN_HEAD;
-  } else if (method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0) {
+  } else if (connect) {
     txn |= TXN_CONNECT | TXN_UPGRADE;
   }
-  if (has_field(headers, num_headers, "upgrade")) {
+  if (info.has_upgrade && (info.conn_options & ZTTP_H1_F_CONN_UPGRADE)) {
+    /* RFC 9110 §7.8 */
     txn |= TXN_UPGRADE;
   }
-  if (info.conn_close) {
+  if ((info.conn_options & ZTTP_H1_F_CLOSE)) {
     txn |= TXN_CLOSE;
   }
   ring_push(e, txn);
@@ -580,7 +594,24 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
   }
-  int close = (txn & TXN_CLOSE) || e->graceful || info.conn_close;
+  int close = (txn & TXN_CLOSE) || (e->graceful && e->ring_len == 1) ||
+              (info.conn_options & ZTTP_H1_F_CLOSE);
+  if ((txn & TXN_EXPECT) && e->in_message && e->ring_len == 1) {
+    /* RFC 9110 §10.1.1: a final response before 100 (Continue) and before
+     * the body: the client may never send the body, so the connection
+     * cannot be reused. */
+    close = 1;
+  }
+  if ((txn & TXN_V10) && !close && e->ring_len >= 1 && info.has_connection &&
+      !(info.conn_options & ZTTP_H1_F_KEEP_ALIVE)) {
+    /* RFC 9112 §9.3: an HTTP/1.0 peer keeps the connection only when told
+     * keep-alive; the caller's Connection field did not say so. */
+    close = 1;
+  }
+  if (connect_ok) {
+    /* A tunnel follows; it ends when either side closes. */
+    close = 0;
+  }
   zttp_h1_extra extra = {{NULL, NULL}, 0, NULL};
   uint8_t w_state;
   if (bodyless) {
@@ -599,9 +630,9 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
     w_state = W_EOF;
     close = 1;
   }
-  if (close && !info.conn_close) {
+  if (close && !(info.conn_options & ZTTP_H1_F_CLOSE)) {
     extra.lines[extra.num++] = "Connection: close";
-  } else if (!close && (txn & TXN_V10) && !info.has_connection) {
+  } else if (!close && !connect_ok && (txn & TXN_V10) && !info.has_connection) {
     extra.lines[extra.num++] = "Connection: keep-alive";
   }
   if (end && w_state == W_CHUNKED) {
@@ -661,7 +692,7 @@ static int32_t h1_send_informational(zttp_conn *conn, int64_t stream_id,
       return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
                              "101 answers only a request with Upgrade");
     }
-    if (!has_field(headers, num_headers, "upgrade")) {
+    if (!info.has_upgrade) {
       /* RFC 9110 §15.2.2 */
       return field_error(conn, "a 101 response needs an Upgrade field");
     }
@@ -678,6 +709,9 @@ static int32_t h1_send_informational(zttp_conn *conn, int64_t stream_id,
     return rv == ZTTP_ERR_NOMEM
                ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
                : rv;
+  }
+  if (status == 100) {
+    *ring_front(e) &= (uint8_t)~TXN_EXPECT;
   }
   if (status == 101) {
     /* The HTTP/1.1 exchange ends here; the new protocol takes over once
@@ -855,9 +889,7 @@ static int32_t h1_close(zttp_conn *conn, uint64_t error_code, uint32_t flags) {
     return 0;
   }
   e->graceful = 1;
-  if (e->w_state != W_IDLE) {
-    e->w_close = 1;
-  } else if (e->ring_len == 0) {
+  if (e->w_state == W_IDLE && e->ring_len == 0) {
     e->must_close = 1;
   }
   return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/scan.h"
+#include "h1/fields.h"
 
 enum {
   ST_HEAD = 0,
@@ -88,19 +89,6 @@ static inline int name_is(const uint8_t *a, const char *lower, size_t n) {
   return 1;
 }
 
-static int ieq(const uint8_t *a, const char *lower, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = (uint8_t)(c + 32);
-    }
-    if (c != (uint8_t)lower[i]) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
 /* Makes room for field number |n| (0-based) under |max| fields. */
 static int32_t fields_reserve(zttp_h1_parser *p, size_t n, size_t max,
                               int32_t limit_err, const char *limit_msg) {
@@ -124,7 +112,7 @@ static int32_t fields_reserve(zttp_h1_parser *p, size_t n, size_t max,
   return 0;
 }
 
-/* ---- incremental line scanning (limits as bytes arrive) ----------------- */
+/* ---- incremental line scanning (limits as bytes arrive) */
 
 /* Scans the new bytes of an incomplete section. Returns 1 when the section's
  * empty line is in |buf|, 0 when more input is needed, or a limit error. */
@@ -147,7 +135,11 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
     if (line_len == 0 || (line_len == 1 && buf[line_start] == '\r')) {
       return 1;
     }
-    lines++;
+    /* A fold line that lenient parsing will join is not a field. */
+    if (!(LENIENT(p, OBS_FOLD) &&
+          (zttp_ctype[buf[line_start]] & ZTTP_CT_OWS))) {
+      lines++;
+    }
     if (!trailers && lines == 1 && pos + 1 > max_start) {
       return fail(p, ZTTP_ERR_LIMIT_START_LINE,
                   "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
@@ -160,11 +152,13 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
     }
     line_start = i = pos + 1;
   }
-  if (!trailers && lines == 0 && len > max_start) {
+  /* Still no empty line: a section (or start line) that is complete at
+   * exactly the limit would have ended in the LF at its last byte. */
+  if (!trailers && lines == 0 && len >= max_start) {
     return fail(p, ZTTP_ERR_LIMIT_START_LINE,
                 "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
   }
-  if (len > max_bytes) {
+  if (len >= max_bytes) {
     return trailers
                ? fail(p, ZTTP_ERR_LIMIT_TRAILER_BYTES,
                       "trailer section exceeds "
@@ -178,17 +172,14 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
   return 0;
 }
 
-/* ---- field semantics ----------------------------------------------------- */
+/* ---- field semantics */
 
 /* Per-head state while its fields are read. */
 typedef struct head_state {
   uint32_t flags;
   uint32_t num_host;
   uint8_t have_cl;
-  uint8_t have_te;
-  uint8_t te_chunked_last;
-  uint8_t te_chunked_count;
-  uint8_t te_invalid;
+  zttp_h1_te te;
   uint64_t content_length;
   zttp_str host;
 } head_state;
@@ -255,60 +246,6 @@ static int32_t parse_content_length(zttp_h1_parser *p, head_state *hs,
   }
 }
 
-/* RFC 9112 §6.1: Transfer-Encoding is a list of codings; chunked must be
- * the last one and appear once. Parameters are skipped. */
-static void parse_transfer_encoding(head_state *hs, const uint8_t *v,
-                                    size_t n) {
-  size_t i = 0;
-  hs->have_te = 1;
-  while (i < n) {
-    while (i < n && (v[i] == ',' || (zttp_ctype[v[i]] & ZTTP_CT_OWS))) {
-      i++;
-    }
-    if (i == n) {
-      break;
-    }
-    size_t s = i;
-    while (i < n && (zttp_ctype[v[i]] & ZTTP_CT_TOKEN)) {
-      i++;
-    }
-    if (i == s) {
-      hs->te_invalid = 1;
-      return;
-    }
-    int chunked = i - s == 7 && ieq(v + s, "chunked", 7);
-    if (chunked) {
-      hs->te_chunked_count++;
-    }
-    hs->te_chunked_last = (uint8_t)chunked;
-    /* Skip transfer-parameters up to the next element. */
-    while (i < n && v[i] != ',') {
-      i++;
-    }
-  }
-}
-
-/* RFC 9110 §7.6.1: Connection is a list of options. */
-static uint32_t parse_connection(const uint8_t *v, size_t n) {
-  uint32_t flags = 0;
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ',' || (zttp_ctype[v[i]] & ZTTP_CT_OWS))) {
-      i++;
-    }
-    size_t s = i;
-    while (i < n && v[i] != ',' && !(zttp_ctype[v[i]] & ZTTP_CT_OWS)) {
-      i++;
-    }
-    if (i - s == 5 && ieq(v + s, "close", 5)) {
-      flags |= ZTTP_H1_F_CLOSE;
-    } else if (i - s == 10 && ieq(v + s, "keep-alive", 10)) {
-      flags |= ZTTP_H1_F_KEEP_ALIVE;
-    }
-  }
-  return flags;
-}
-
 /* Applies the meaning of one header field of a head (not a trailer). */
 static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
                                const zttp_header *f) {
@@ -324,7 +261,7 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
     return 0;
   case 6:
     if (name_is(name, "expect", 6) && f->value_len == 12 &&
-        ieq(v, "100-continue", 12)) {
+        zttp_h1_ieq(v, "100-continue", 12)) {
       hs->flags |= ZTTP_H1_F_EXPECT_CONTINUE;
     }
     return 0;
@@ -335,7 +272,7 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
     return 0;
   case 10:
     if (name_is(name, "connection", 10)) {
-      hs->flags |= parse_connection(v, f->value_len);
+      hs->flags |= zttp_h1_connection_options(v, f->value_len);
     }
     return 0;
   case 14:
@@ -345,7 +282,7 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
     return 0;
   case 17:
     if (name_is(name, "transfer-encoding", 17)) {
-      parse_transfer_encoding(hs, v, f->value_len);
+      zttp_h1_te_parse(&hs->te, v, f->value_len);
     }
     return 0;
   default:
@@ -353,8 +290,7 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
   }
 }
 
-/* ---- field lines ----------------------------------------------------------
- */
+/* ---- field lines */
 
 /* Parses field lines from |*pos| up to and including the empty line.
  * Returns 0 with *num_fields set, INCOMPLETE, or an error. |hs| is NULL for
@@ -546,8 +482,7 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
   return 0;
 }
 
-/* ---- start lines ------------------------------------------------------------
- */
+/* ---- start lines */
 
 /* Parses "HTTP/1.x" at |s|. Returns 10 or 11, INCOMPLETE, or an error. */
 static int32_t parse_version(zttp_h1_parser *p, const uint8_t *s,
@@ -703,18 +638,33 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
   return 0;
 }
 
-/* ---- heads ----------------------------------------------------------------
- */
+/* ---- heads */
 
 /* Decides the body framing of a request (RFC 9112 §6.3 items 3-7). */
 static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
                                head_state *hs) {
-  if (h->version == 11 && hs->num_host != 1 && !LENIENT(p, HOST)) {
-    return fail(p, ZTTP_ERR_BAD_HOST,
-                hs->num_host == 0 ? "HTTP/1.1 request without Host"
-                                  : "HTTP/1.1 request with several Host");
+  if (!LENIENT(p, HOST)) {
+    if (h->version == 11 && hs->num_host != 1) {
+      return fail(p, ZTTP_ERR_BAD_HOST,
+                  hs->num_host == 0 ? "HTTP/1.1 request without Host"
+                                    : "HTTP/1.1 request with several Host");
+    }
+    /* RFC 9112 §3.2: Host = uri-host [ ":" port ]. */
+    for (size_t i = 0; i < hs->host.len; i++) {
+      if (!(zttp_ctype[(uint8_t)hs->host.base[i]] & ZTTP_CT_HOST)) {
+        return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
+      }
+    }
   }
-  if (hs->have_te) {
+  if ((h->flags & ZTTP_H1_F_CONNECT) && (hs->have_cl || hs->te.present)) {
+    /* RFC 9110 §9.3.6: a CONNECT request has no content; framing fields on
+     * one would make a peer that honours them see a different message. */
+    return hs->have_cl ? fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
+                              "Content-Length on a CONNECT request")
+                       : fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
+                              "Transfer-Encoding on a CONNECT request");
+  }
+  if (hs->te.present) {
     if (hs->have_cl) {
       if (!LENIENT(p, CL_AND_TE)) {
         return fail(p, ZTTP_ERR_CL_AND_TE,
@@ -722,10 +672,10 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
       }
       h->flags |= ZTTP_H1_F_FORCE_CLOSE;
     }
-    int ok = !hs->te_invalid && hs->te_chunked_last &&
-             hs->te_chunked_count == 1 && h->version == 11;
+    int ok = !hs->te.invalid && hs->te.chunked_last &&
+             hs->te.chunked_count == 1 && h->version == 11;
     if (!ok) {
-      if (!LENIENT(p, TRANSFER_ENCODING) || hs->te_chunked_count == 0) {
+      if (!LENIENT(p, TRANSFER_ENCODING) || hs->te.chunked_count == 0) {
         return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
                     "request Transfer-Encoding must end in one chunked");
       }
@@ -745,15 +695,15 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
 static int32_t response_framing(zttp_h1_parser *p, zttp_h1_head *h,
                                 head_state *hs) {
   uint32_t st = h->status;
-  if (hs->have_te && hs->have_cl) {
+  if (hs->te.present && hs->have_cl) {
     if (!LENIENT(p, CL_AND_TE)) {
       return fail(p, ZTTP_ERR_CL_AND_TE,
                   "both Content-Length and Transfer-Encoding");
     }
     h->flags |= ZTTP_H1_F_FORCE_CLOSE;
   }
-  if (hs->have_te && (hs->te_invalid || hs->te_chunked_count > 1 ||
-                      (hs->te_chunked_count == 1 && !hs->te_chunked_last))) {
+  if (hs->te.present && (hs->te.invalid || hs->te.chunked_count > 1 ||
+                         (hs->te.chunked_count == 1 && !hs->te.chunked_last))) {
     if (!LENIENT(p, TRANSFER_ENCODING)) {
       return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
                   "chunked is not the final coding, or repeated");
@@ -763,8 +713,8 @@ static int32_t response_framing(zttp_h1_parser *p, zttp_h1_head *h,
   if (st < 200 || st == 204 || st == 304 || p->req_head ||
       (p->req_connect && st < 300)) {
     h->body = ZTTP_H1_BODY_NONE;
-  } else if (hs->have_te) {
-    if (hs->te_chunked_count > 0 && h->version == 11) {
+  } else if (hs->te.present) {
+    if (hs->te.chunked_count > 0 && h->version == 11) {
       h->body = ZTTP_H1_BODY_CHUNKED;
     } else {
       h->body = ZTTP_H1_BODY_EOF;
@@ -825,10 +775,14 @@ static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
                memcmp(h->method.base, "CONNECT", 7) == 0) {
       h->flags |= ZTTP_H1_F_CONNECT;
     }
+    /* RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection
+     * option, and never in HTTP/1.0; RFC 9110 §10.1.1: neither does
+     * Expect in HTTP/1.0. */
+    if (!(h->flags & ZTTP_H1_F_CONN_UPGRADE) || h->version == 10) {
+      h->flags &= ~ZTTP_H1_F_UPGRADE;
+    }
     if (h->version == 10) {
-      /* RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored;
-       * RFC 9110 §10.1.1: so is Expect. */
-      h->flags &= ~(ZTTP_H1_F_UPGRADE | ZTTP_H1_F_EXPECT_CONTINUE);
+      h->flags &= ~ZTTP_H1_F_EXPECT_CONTINUE;
     }
     rv = request_framing(p, h, &hs);
   }
@@ -921,8 +875,7 @@ static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
   return n;
 }
 
-/* ---- chunked coding (RFC 9112 §7.1) ---------------------------------------
- */
+/* ---- chunked coding (RFC 9112 §7.1) */
 
 /* Validates chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
  * in [s, end). */
@@ -1023,12 +976,12 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
   if (size > (UINT64_C(1) << 62)) {
     return fail(p, ZTTP_ERR_BAD_CHUNK, "chunk size overflows");
   }
+  /* Lenient whitespace before the extensions counts toward their limit. */
   const uint8_t *ext = s;
   if (LENIENT(p, CHUNK_SIZE)) {
-    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
-      s++;
+    while (ext < end && (zttp_ctype[*ext] & ZTTP_CT_OWS)) {
+      ext++;
     }
-    ext = s;
   }
   /* Find the line end within the extension limit. */
   size_t avail = (size_t)(end - s);
@@ -1047,7 +1000,7 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
   } else if (!LENIENT(p, BARE_LF)) {
     return fail(p, ZTTP_ERR_BARE_LF, "chunk-size line ends in a bare LF");
   }
-  if ((size_t)(eol - ext) > max_ext) {
+  if ((size_t)(eol - s) > max_ext) {
     return fail(p, ZTTP_ERR_LIMIT_CHUNK_EXT,
                 "chunk extensions exceed ZTTP_LIMIT_H1_MAX_CHUNK_EXT");
   }
@@ -1069,8 +1022,7 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
   return (int64_t)(lf + 1 - buf);
 }
 
-/* ---- the item loop
- * ----------------------------------------------------------- */
+/* ---- the item loop */
 
 int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
                       const uint8_t *cbuf, size_t len) {

@@ -30,6 +30,7 @@ enum zttp_h1_body {
 #define ZTTP_H1_F_CONNECT 0x10u        /* method CONNECT (request) */
 #define ZTTP_H1_F_HEAD 0x20u           /* method HEAD (request) */
 #define ZTTP_H1_F_FORCE_CLOSE 0x40u    /* framing requires closing afterwards */
+#define ZTTP_H1_F_CONN_UPGRADE 0x80u   /* Connection: upgrade */
 
 typedef struct zttp_h1_head {
   zttp_str method;  /* request */

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "common/scan.h"
+#include "h1/fields.h"
+#include "h1/parser.h"
 
 int zttp_h1_token_valid(const char *s, size_t len) {
   if (len == 0) {
@@ -27,77 +29,20 @@ int zttp_h1_text_valid(const char *s, size_t len) {
   return zttp_scan_value(p, p + len) == p + len;
 }
 
-static int ieq(const char *a, const char *lower, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = (char)(c + 32);
-    }
-    if (c != lower[i]) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
 static int name_is(const zttp_header *f, const char *lower) {
   size_t n = strlen(lower);
-  return f->name_len == n && ieq(f->name, lower, n);
-}
-
-/* Whether a comma-separated list holds |lower| as an element. */
-static int list_has(const char *v, size_t n, const char *lower) {
-  size_t k = strlen(lower);
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ',' || v[i] == ' ' || v[i] == '\t')) {
-      i++;
-    }
-    size_t s = i;
-    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t' && v[i] != ';') {
-      i++;
-    }
-    if (i - s == k && ieq(v + s, lower, k)) {
-      return 1;
-    }
-    while (i < n && v[i] != ',') {
-      i++;
-    }
-  }
-  return 0;
-}
-
-/* Returns 1 if |v| ends with the coding chunked, which appears once. */
-static int te_chunked_final(const char *v, size_t n) {
-  size_t i = 0;
-  int count = 0;
-  int last = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ',' || v[i] == ' ' || v[i] == '\t')) {
-      i++;
-    }
-    if (i == n) {
-      break;
-    }
-    size_t s = i;
-    while (i < n && (zttp_ctype[(uint8_t)v[i]] & ZTTP_CT_TOKEN)) {
-      i++;
-    }
-    last = i - s == 7 && ieq(v + s, "chunked", 7);
-    count += last;
-    while (i < n && v[i] != ',') {
-      i++;
-    }
-  }
-  return count == 1 && last;
+  return f->name_len == n && zttp_h1_ieq((const uint8_t *)f->name, lower, n);
 }
 
 int32_t zttp_h1_check_fields(zttp_h1_fields_info *info, const char **why,
                              const zttp_header *fields, size_t n,
                              int trailers) {
+  zttp_h1_te te;
   memset(info, 0, sizeof(*info));
+  memset(&te, 0, sizeof(te));
   for (size_t i = 0; i < n; i++) {
     const zttp_header *f = &fields[i];
+    const uint8_t *v = (const uint8_t *)f->value;
     if (!zttp_h1_token_valid(f->name, f->name_len)) {
       *why = "field name is not a token";
       return ZTTP_ERR_INVALID_FIELD;
@@ -106,44 +51,49 @@ int32_t zttp_h1_check_fields(zttp_h1_fields_info *info, const char **why,
       *why = "field value holds a control character";
       return ZTTP_ERR_INVALID_FIELD;
     }
+    /* RFC 9110 §5.5: a receiver strips it, so the value would change. */
+    if (f->value_len != 0 &&
+        ((zttp_ctype[v[0]] & ZTTP_CT_OWS) ||
+         (zttp_ctype[v[f->value_len - 1]] & ZTTP_CT_OWS))) {
+      *why = "field value starts or ends with whitespace";
+      return ZTTP_ERR_INVALID_FIELD;
+    }
     if (name_is(f, "content-length")) {
-      uint64_t v = 0;
+      uint64_t val = 0;
       if (f->value_len == 0 || f->value_len > 18) {
         *why = "Content-Length is not 1*DIGIT";
         return ZTTP_ERR_INVALID_FIELD;
       }
       for (size_t k = 0; k < f->value_len; k++) {
-        char c = f->value[k];
-        if (c < '0' || c > '9') {
+        if (!(zttp_ctype[v[k]] & ZTTP_CT_DIGIT)) {
           *why = "Content-Length is not 1*DIGIT";
           return ZTTP_ERR_INVALID_FIELD;
         }
-        v = v * 10 + (uint64_t)(c - '0');
+        val = val * 10 + (uint64_t)(v[k] - '0');
       }
-      if (info->has_cl && info->content_length != v) {
+      if (info->has_cl && info->content_length != val) {
         *why = "differing Content-Length values";
         return ZTTP_ERR_INVALID_FIELD;
       }
       info->has_cl = 1;
-      info->content_length = v;
+      info->content_length = val;
     } else if (name_is(f, "transfer-encoding")) {
-      if (info->has_te) {
-        *why = "Transfer-Encoding given twice";
-        return ZTTP_ERR_INVALID_FIELD;
-      }
-      if (!te_chunked_final(f->value, f->value_len)) {
-        *why = "Transfer-Encoding must end in chunked";
-        return ZTTP_ERR_INVALID_FIELD;
-      }
-      info->has_te = 1;
+      zttp_h1_te_parse(&te, v, f->value_len);
     } else if (name_is(f, "connection")) {
       info->has_connection = 1;
-      if (list_has(f->value, f->value_len, "close")) {
-        info->conn_close = 1;
-      }
+      info->conn_options |= zttp_h1_connection_options(v, f->value_len);
     } else if (name_is(f, "host")) {
       info->num_host++;
+    } else if (name_is(f, "upgrade")) {
+      info->has_upgrade = 1;
     }
+  }
+  info->has_te = te.present;
+  if (te.present && !zttp_h1_te_chunked(&te)) {
+    /* Only chunked framing is ever sent: a body delimited by the close
+     * would lose the connection's persistence silently. */
+    *why = "Transfer-Encoding must end in one chunked, without parameters";
+    return ZTTP_ERR_INVALID_FIELD;
   }
   if (info->has_cl && info->has_te) {
     *why = "both Content-Length and Transfer-Encoding";

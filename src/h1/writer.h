@@ -12,7 +12,8 @@ typedef struct zttp_h1_fields_info {
   uint8_t has_cl;
   uint8_t has_te;
   uint8_t has_connection;
-  uint8_t conn_close;
+  uint8_t has_upgrade;
+  uint32_t conn_options; /* ZTTP_H1_F_CLOSE / _KEEP_ALIVE / _CONN_UPGRADE */
   uint32_t num_host;
   uint64_t content_length;
 } zttp_h1_fields_info;
