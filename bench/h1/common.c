@@ -25,10 +25,10 @@
 /* ---- workloads ---------------------------------------------------------- */
 
 typedef struct workload {
-  const char *name;  /* printed name */
-  const char *file;  /* in the workload directory */
-  int is_response;   /* .resp: parsed in the client role */
-  size_t piece;      /* 0: fed whole; else fed in pieces of this size */
+  const char *name; /* printed name */
+  const char *file; /* in the workload directory */
+  int is_response;  /* .resp: parsed in the client role */
+  size_t piece;     /* 0: fed whole; else fed in pieces of this size */
   uint8_t *buf;
   size_t len;
 } workload;
@@ -41,7 +41,8 @@ static workload workloads[] = {
     {"05-post-json", "05-post-json.req", 0, 0, NULL, 0},
     {"06-pico-realworld-get", "06-pico-realworld-get.req", 0, 0, NULL, 0},
     {"07-chunked-post", "07-chunked-post.req", 0, 0, NULL, 0},
-    {"08-browser-navigation-get", "08-browser-navigation-get.req", 0, 0, NULL, 0},
+    {"08-browser-navigation-get", "08-browser-navigation-get.req", 0, 0, NULL,
+     0},
     {"09-proxied-api-get", "09-proxied-api-get.req", 0, 0, NULL, 0},
     {"10-upload-16k", "10-upload-16k.req", 0, 0, NULL, 0},
     {"11-upload-16k-1448", "10-upload-16k.req", 0, 1448, NULL, 0},
@@ -51,7 +52,8 @@ static workload workloads[] = {
 };
 #define NUM_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -145,7 +147,8 @@ static void tb_put(tbuf *t, const void *p, size_t n) {
   t->p[t->len] = 0;
 }
 
-static void tb_printf(tbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tbuf *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void tb_printf(tbuf *t, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -215,20 +218,20 @@ BENCH_INLINE void out_response(out *o, int V, unsigned status, const char *r,
 }
 
 /* |arr| is any array of structs with name, name_len, value, value_len. */
-#define OUT_FIELDS(o, V, kindstr, arr, n)                                    \
-  do {                                                                       \
-    size_t n_ = (n);                                                         \
-    (o)->a.fields += n_;                                                     \
-    for (size_t i_ = 0; i_ < n_; i_++) {                                     \
-      (o)->a.field_bytes += (arr)[i_].name_len + (arr)[i_].value_len;        \
-      if (V) {                                                               \
-        tb_put((o)->text, kindstr " ", sizeof(kindstr));                     \
-        tb_esc((o)->text, (arr)[i_].name, (arr)[i_].name_len);               \
-        tb_put((o)->text, ": ", 2);                                          \
-        tb_esc((o)->text, (arr)[i_].value, (arr)[i_].value_len);             \
-        tb_put((o)->text, "\n", 1);                                          \
-      }                                                                      \
-    }                                                                        \
+#define OUT_FIELDS(o, V, kindstr, arr, n)                                      \
+  do {                                                                         \
+    size_t n_ = (n);                                                           \
+    (o)->a.fields += n_;                                                       \
+    for (size_t i_ = 0; i_ < n_; i_++) {                                       \
+      (o)->a.field_bytes += (arr)[i_].name_len + (arr)[i_].value_len;          \
+      if (V) {                                                                 \
+        tb_put((o)->text, kindstr " ", sizeof(kindstr));                       \
+        tb_esc((o)->text, (arr)[i_].name, (arr)[i_].name_len);                 \
+        tb_put((o)->text, ": ", 2);                                            \
+        tb_esc((o)->text, (arr)[i_].value, (arr)[i_].value_len);               \
+        tb_put((o)->text, "\n", 1);                                            \
+      }                                                                        \
+    }                                                                          \
   } while (0)
 
 BENCH_INLINE void out_body(out *o, int V, const void *p, size_t n) {
@@ -254,11 +257,11 @@ BENCH_INLINE void out_end(out *o, int V) {
   }
 }
 
-#define OUT_END(o, V, tr, ntr)               \
-  do {                                       \
-    out_end_begin((o), (V));                 \
-    OUT_FIELDS((o), (V), "trailer", tr, ntr); \
-    out_end((o), (V));                       \
+#define OUT_END(o, V, tr, ntr)                                                 \
+  do {                                                                         \
+    out_end_begin((o), (V));                                                   \
+    OUT_FIELDS((o), (V), "trailer", tr, ntr);                                  \
+    out_end((o), (V));                                                         \
   } while (0)
 
 static int acc_equal_times(const acc *got, const acc *ref, uint64_t iters) {
@@ -268,8 +271,9 @@ static int acc_equal_times(const acc *got, const acc *ref, uint64_t iters) {
 }
 
 static void acc_print(FILE *f, const acc *a) {
-  fprintf(f, "msgs=%" PRIu64 " fields=%" PRIu64 " field_bytes=%" PRIu64
-             " body_bytes=%" PRIu64,
+  fprintf(f,
+          "msgs=%" PRIu64 " fields=%" PRIu64 " field_bytes=%" PRIu64
+          " body_bytes=%" PRIu64,
           a->msgs, a->fields, a->field_bytes, a->body_bytes);
 }
 
@@ -292,8 +296,9 @@ static void bench_clock_init(void) {
 }
 
 __attribute__((unused)) static const char *bench_clock_name(void) {
-  return bench_clock == CLOCK_MONOTONIC ? "wall clock (CLOCK_MONOTONIC)"
-                                        : "thread CPU time (CLOCK_THREAD_CPUTIME_ID)";
+  return bench_clock == CLOCK_MONOTONIC
+             ? "wall clock (CLOCK_MONOTONIC)"
+             : "thread CPU time (CLOCK_THREAD_CPUTIME_ID)";
 }
 
 static inline uint64_t now_ns(void) {
@@ -319,8 +324,9 @@ static uint64_t run_checked(runner_fn f, void *ctx, const workload *w,
     die("%s: %s: parse error %d while timing", who, w->name, err);
   }
   if (!acc_equal_times(&a, ref, iters)) {
-    fprintf(stderr, "%s: %s: timed totals differ from the verified ones\n  got  ",
-            who, w->name);
+    fprintf(stderr,
+            "%s: %s: timed totals differ from the verified ones\n  got  ", who,
+            w->name);
     acc_print(stderr, &a);
     fprintf(stderr, "\n  want %" PRIu64 " x ", iters);
     acc_print(stderr, ref);

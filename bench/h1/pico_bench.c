@@ -85,7 +85,8 @@ BENCH_INLINE int pico_framing(const struct phr_header *h, size_t n,
       }
       *cl = v;
       kind = P_LENGTH;
-    } else if (h[i].name_len == 17 && lc_eq(h[i].name, "transfer-encoding", 17)) {
+    } else if (h[i].name_len == 17 &&
+               lc_eq(h[i].name, "transfer-encoding", 17)) {
       if (h[i].value_len >= 7 &&
           lc_eq(h[i].value + h[i].value_len - 7, "chunked", 7)) {
         return P_CHUNKED;
@@ -318,7 +319,8 @@ static void pico_setup(const char *dir, tbuf *all) {
       if (it == 0) {
         tb_put(&first, text.p, text.len);
         refs[i] = o.a;
-      } else if (text.len != first.len || memcmp(text.p, first.p, text.len) != 0) {
+      } else if (text.len != first.len ||
+                 memcmp(text.p, first.p, text.len) != 0) {
         die("pico: %s: iteration %d gives a different record", w->name, it);
       }
       free(o.body.p);
@@ -363,8 +365,8 @@ static int mode_serve(const char *dir) {
              calibrate(run_pico, &pctx, w, &refs[w - workloads], secs, "pico"));
     } else if (sscanf(line, "run %127s %" SCNu64, name, &iters) == 2) {
       const workload *w = find_workload(name);
-      printf("%" PRIu64 "\n",
-             run_checked(run_pico, &pctx, w, iters, &refs[w - workloads], "pico"));
+      printf("%" PRIu64 "\n", run_checked(run_pico, &pctx, w, iters,
+                                          &refs[w - workloads], "pico"));
     } else {
       printf("ERR unknown command: %s", line);
     }

@@ -153,15 +153,15 @@ static const zttp_header bench_host = {"Host", 4, "example.com", 11, 0, 0};
 typedef struct zc_ctx {
   const zttp_config *cfg;
   int is_response;
-  int close_each;          /* each iteration ends its connection */
-  uint64_t msgs_per_iter;  /* from the verification pass */
+  int close_each;         /* each iteration ends its connection */
+  uint64_t msgs_per_iter; /* from the verification pass */
   zttp_conn *conns[CONN_BATCH];
 } zc_ctx;
 
 static zttp_conn *zc_new(const zc_ctx *c, uint64_t requests) {
   zttp_conn *conn = NULL;
-  int32_t r = zttp_conn_new(&conn, c->cfg, c->is_response ? ZTTP_CLIENT : ZTTP_SERVER,
-                            ZTTP_HTTP1);
+  int32_t r = zttp_conn_new(
+      &conn, c->cfg, c->is_response ? ZTTP_CLIENT : ZTTP_SERVER, ZTTP_HTTP1);
   if (r != 0) {
     die("zttp_conn_new: %s", zttp_strerror(r));
   }
@@ -169,7 +169,8 @@ static zttp_conn *zc_new(const zc_ctx *c, uint64_t requests) {
     int64_t s = zttp_conn_send_request(conn, "GET", 3, "/", 1, &bench_host, 1,
                                        ZTTP_SEND_FLAG_END_STREAM);
     if (s < 0) {
-      die("zttp_conn_send_request #%" PRIu64 ": %s", i, zttp_strerror((int32_t)s));
+      die("zttp_conn_send_request #%" PRIu64 ": %s", i,
+          zttp_strerror((int32_t)s));
     }
     const uint8_t *pend;
     size_t n = zttp_conn_pending(conn, &pend);
@@ -308,9 +309,9 @@ typedef struct lh_ctx {
   llhttp_settings_t st_verify;
   const workload *w;
   out *o;
-  int reset_each;  /* llhttp_reset before each iteration (no keep-alive) */
+  int reset_each; /* llhttp_reset before each iteration (no keep-alive) */
   int saw_close;
-  int last;        /* 0: none, 1: a field name, 2: a field value */
+  int last; /* 0: none, 1: a field name, 2: a field value */
   size_t nf;
   const char *line; /* url (request) or status text (response) */
   size_t line_len;
@@ -335,7 +336,8 @@ BENCH_INLINE const char *lh_keep(lh_ctx *c, const char *at, size_t len,
   return dst;
 }
 
-BENCH_INLINE int lh_on_line(llhttp_t *p, const char *at, size_t len, const int V) {
+BENCH_INLINE int lh_on_line(llhttp_t *p, const char *at, size_t len,
+                            const int V) {
   lh_ctx *c = p->data;
   at = lh_keep(c, at, len, V);
   if (c->line_len == 0) {
@@ -345,7 +347,8 @@ BENCH_INLINE int lh_on_line(llhttp_t *p, const char *at, size_t len, const int V
   return 0;
 }
 
-BENCH_INLINE int lh_on_field(llhttp_t *p, const char *at, size_t len, const int V) {
+BENCH_INLINE int lh_on_field(llhttp_t *p, const char *at, size_t len,
+                             const int V) {
   lh_ctx *c = p->data;
   at = lh_keep(c, at, len, V);
   if (c->last != 1) {
@@ -364,7 +367,8 @@ BENCH_INLINE int lh_on_field(llhttp_t *p, const char *at, size_t len, const int 
   return 0;
 }
 
-BENCH_INLINE int lh_on_value(llhttp_t *p, const char *at, size_t len, const int V) {
+BENCH_INLINE int lh_on_value(llhttp_t *p, const char *at, size_t len,
+                             const int V) {
   lh_ctx *c = p->data;
   if (c->nf == 0) {
     return -1;
@@ -397,7 +401,8 @@ BENCH_INLINE int lh_on_headers_complete(llhttp_t *p, const int V) {
   return 0;
 }
 
-BENCH_INLINE int lh_on_body(llhttp_t *p, const char *at, size_t len, const int V) {
+BENCH_INLINE int lh_on_body(llhttp_t *p, const char *at, size_t len,
+                            const int V) {
   lh_ctx *c = p->data;
   out_body(c->o, V, at, len);
   return 0;
@@ -415,33 +420,37 @@ BENCH_INLINE int lh_on_message_complete(llhttp_t *p, const int V) {
   return 0;
 }
 
-#define LH_CALLBACKS(suffix, V)                                                 \
-  static int lh_line_##suffix(llhttp_t *p, const char *at, size_t len) {        \
-    return lh_on_line(p, at, len, V);                                           \
-  }                                                                             \
-  static int lh_field_##suffix(llhttp_t *p, const char *at, size_t len) {       \
-    return lh_on_field(p, at, len, V);                                          \
-  }                                                                             \
-  static int lh_value_##suffix(llhttp_t *p, const char *at, size_t len) {       \
-    return lh_on_value(p, at, len, V);                                          \
-  }                                                                             \
-  static int lh_hc_##suffix(llhttp_t *p) { return lh_on_headers_complete(p, V); } \
-  static int lh_body_##suffix(llhttp_t *p, const char *at, size_t len) {        \
-    return lh_on_body(p, at, len, V);                                           \
-  }                                                                             \
-  static int lh_mc_##suffix(llhttp_t *p) { return lh_on_message_complete(p, V); } \
-  static void lh_settings_##suffix(llhttp_settings_t *s, int is_response) {     \
-    llhttp_settings_init(s);                                                    \
-    if (is_response) {                                                          \
-      s->on_status = lh_line_##suffix;                                          \
-    } else {                                                                    \
-      s->on_url = lh_line_##suffix;                                             \
-    }                                                                           \
-    s->on_header_field = lh_field_##suffix;                                     \
-    s->on_header_value = lh_value_##suffix;                                     \
-    s->on_headers_complete = lh_hc_##suffix;                                    \
-    s->on_body = lh_body_##suffix;                                              \
-    s->on_message_complete = lh_mc_##suffix;                                    \
+#define LH_CALLBACKS(suffix, V)                                                \
+  static int lh_line_##suffix(llhttp_t *p, const char *at, size_t len) {       \
+    return lh_on_line(p, at, len, V);                                          \
+  }                                                                            \
+  static int lh_field_##suffix(llhttp_t *p, const char *at, size_t len) {      \
+    return lh_on_field(p, at, len, V);                                         \
+  }                                                                            \
+  static int lh_value_##suffix(llhttp_t *p, const char *at, size_t len) {      \
+    return lh_on_value(p, at, len, V);                                         \
+  }                                                                            \
+  static int lh_hc_##suffix(llhttp_t *p) {                                     \
+    return lh_on_headers_complete(p, V);                                       \
+  }                                                                            \
+  static int lh_body_##suffix(llhttp_t *p, const char *at, size_t len) {       \
+    return lh_on_body(p, at, len, V);                                          \
+  }                                                                            \
+  static int lh_mc_##suffix(llhttp_t *p) {                                     \
+    return lh_on_message_complete(p, V);                                       \
+  }                                                                            \
+  static void lh_settings_##suffix(llhttp_settings_t *s, int is_response) {    \
+    llhttp_settings_init(s);                                                   \
+    if (is_response) {                                                         \
+      s->on_status = lh_line_##suffix;                                         \
+    } else {                                                                   \
+      s->on_url = lh_line_##suffix;                                            \
+    }                                                                          \
+    s->on_header_field = lh_field_##suffix;                                    \
+    s->on_header_value = lh_value_##suffix;                                    \
+    s->on_headers_complete = lh_hc_##suffix;                                   \
+    s->on_body = lh_body_##suffix;                                             \
+    s->on_message_complete = lh_mc_##suffix;                                   \
   }
 
 LH_CALLBACKS(timed, 0)
@@ -452,7 +461,8 @@ static void lh_open(lh_ctx *c, const workload *w) {
   c->w = w;
   lh_settings_timed(&c->st_timed, w->is_response);
   lh_settings_verify(&c->st_verify, w->is_response);
-  llhttp_init(&c->p, w->is_response ? HTTP_RESPONSE : HTTP_REQUEST, &c->st_timed);
+  llhttp_init(&c->p, w->is_response ? HTTP_RESPONSE : HTTP_REQUEST,
+              &c->st_timed);
   c->p.data = c;
 }
 
@@ -480,7 +490,8 @@ BENCH_INLINE int lh_iter(lh_ctx *c, const workload *w) {
 int measured_llhttp(lh_ctx *c, const workload *w, uint64_t iters);
 int warm_llhttp(lh_ctx *c, const workload *w, uint64_t iters);
 
-BENCH_NOINLINE int measured_llhttp(lh_ctx *c, const workload *w, uint64_t iters) {
+BENCH_NOINLINE int measured_llhttp(lh_ctx *c, const workload *w,
+                                   uint64_t iters) {
   for (uint64_t i = 0; i < iters; i++) {
     int r = lh_iter(c, w);
     if (r != 0) {
@@ -527,8 +538,8 @@ typedef struct wstate {
   zp_ctx zp;
   zc_ctx zc;
   lh_ctx *lh;
-  acc ref;        /* per-iteration totals (all parsers agree) */
-  tbuf text;      /* the zttp record */
+  acc ref;   /* per-iteration totals (all parsers agree) */
+  tbuf text; /* the zttp record */
 } wstate;
 
 static zttp_config *bench_cfg;
@@ -537,7 +548,9 @@ static zttp_config *bench_cfg;
  * iteration must give the same record. Returns the first. */
 typedef int (*verify_iter_fn)(wstate *s, out *o);
 
-static int vz_iter(wstate *s, out *o) { return zp_iter(&s->zp.p, s->w, o, 1); }
+static int vz_iter(wstate *s, out *o) {
+  return zp_iter(&s->zp.p, s->w, o, 1);
+}
 
 static zttp_conn *vc_conn;
 static int vc_iter(wstate *s, out *o) {
@@ -595,10 +608,13 @@ static void verify_one(wstate *s, const char *who, verify_iter_fn fn, tbuf *dst,
     if (i == 0) {
       tb_put(&first, text.p, text.len);
       a0 = o.a;
-    } else if (text.len != first.len || memcmp(text.p, first.p, text.len) != 0 ||
+    } else if (text.len != first.len ||
+               memcmp(text.p, first.p, text.len) != 0 ||
                !acc_equal_times(&o.a, &a0, 1)) {
-      fprintf(stderr, "%s: %s: iteration %d gives a different record than iteration 0\n",
-              who, s->w->name, i);
+      fprintf(
+          stderr,
+          "%s: %s: iteration %d gives a different record than iteration 0\n",
+          who, s->w->name, i);
       exit(1);
     }
     free(o.body.p);
@@ -645,11 +661,13 @@ static int verify_all(tbuf *tz, tbuf *tc, tbuf *tl) {
       bad = 1;
     }
     if (c.len != z.len || memcmp(c.p, z.p, z.len) != 0) {
-      fprintf(stderr, "MISMATCH %s: zttp-conn record differs from zttp\n", s->w->name);
+      fprintf(stderr, "MISMATCH %s: zttp-conn record differs from zttp\n",
+              s->w->name);
       bad = 1;
     }
     if (l.len != z.len || memcmp(l.p, z.p, z.len) != 0) {
-      fprintf(stderr, "MISMATCH %s: llhttp record differs from zttp\n", s->w->name);
+      fprintf(stderr, "MISMATCH %s: llhttp record differs from zttp\n",
+              s->w->name);
       bad = 1;
     }
     tb_put(tz, z.p, z.len);
@@ -714,9 +732,10 @@ static void pico_start(pico_child *pc, const char *path, const char *dir) {
   }
 }
 
-static void pico_cmd(pico_child *pc, char *reply, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void pico_cmd(pico_child *pc, char *reply, size_t cap, const char *fmt, ...) {
+static void pico_cmd(pico_child *pc, char *reply, size_t cap, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+static void pico_cmd(pico_child *pc, char *reply, size_t cap, const char *fmt,
+                     ...) {
   va_list ap;
   va_start(ap, fmt);
   vfprintf(pc->to, fmt, ap);
@@ -744,7 +763,8 @@ static void pico_stop(pico_child *pc) {
 
 static void setup_cfg(void) {
   if (zttp_config_new(&bench_cfg, NULL) != 0 ||
-      zttp_config_set_limit(bench_cfg, ZTTP_LIMIT_H1_MAX_PIPELINE, CONN_MAX_MSGS) != 0) {
+      zttp_config_set_limit(bench_cfg, ZTTP_LIMIT_H1_MAX_PIPELINE,
+                            CONN_MAX_MSGS) != 0) {
     die("zttp config setup failed");
   }
 }
@@ -762,7 +782,8 @@ static int mode_dump(const char *dir, const char *outdir) {
   snprintf(path, sizeof(path), "%s/llhttp.txt", outdir);
   write_file(path, &l);
   if (bad) {
-    fprintf(stderr, "records differ: diff %s/zttp.txt with the others\n", outdir);
+    fprintf(stderr, "records differ: diff %s/zttp.txt with the others\n",
+            outdir);
     return 1;
   }
   printf("records of %zu workloads identical for zttp, zttp-conn, llhttp\n",
@@ -837,7 +858,8 @@ static int mode_callgrind(const char *dir, const char *wname, const char *pname,
 
 /* Ir per message from the runner's file: lines "WORKLOAD PARSER IR". */
 #define NPARSERS 4
-static const char *const parser_names[NPARSERS] = {"zttp", "zttp-conn", "llhttp", "pico"};
+static const char *const parser_names[NPARSERS] = {"zttp", "zttp-conn",
+                                                   "llhttp", "pico"};
 
 static void read_ir(const char *path, double ir[][NPARSERS]) {
   for (size_t i = 0; i < NUM_WORKLOADS; i++) {
@@ -904,7 +926,8 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
     if (sscanf(reply, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &pa.msgs,
                &pa.fields, &pa.field_bytes, &pa.body_bytes) != 4 ||
         !acc_equal_times(&pa, &states[i].ref, 1)) {
-      die("pico_bench totals for %s differ from zttp's: %s", workloads[i].name, reply);
+      die("pico_bench totals for %s differ from zttp's: %s", workloads[i].name,
+          reply);
     }
   }
 
@@ -921,12 +944,13 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
   if (rounds > 1000) {
     rounds = 1000;
   }
-  fprintf(stderr, "timing: %d rounds of ~%.2f s per parser and workload\n", rounds,
-          seconds);
+  fprintf(stderr, "timing: %d rounds of ~%.2f s per parser and workload\n",
+          rounds, seconds);
   for (size_t i = 0; i < NUM_WORKLOADS; i++) {
     wstate *s = &states[i];
     const workload *w = s->w;
-    if (only != NULL && strcmp(only, w->name) != 0 && strncmp(only, w->name, 2) != 0) {
+    if (only != NULL && strcmp(only, w->name) != 0 &&
+        strncmp(only, w->name, 2) != 0) {
       continue;
     }
     s->lh->o = NULL;
@@ -941,7 +965,8 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
       ns[0] = run_checked(run_zttp, &s->zp, w, it[0], &s->ref, "zttp");
       ns[1] = run_checked(run_conn, &s->zc, w, it[1], &s->ref, "zttp-conn");
       ns[2] = run_checked(run_llhttp, s->lh, w, it[2], &s->ref, "llhttp");
-      pico_cmd(&pc, reply, sizeof(reply), "run %s %" PRIu64 "\n", w->name, it[3]);
+      pico_cmd(&pc, reply, sizeof(reply), "run %s %" PRIu64 "\n", w->name,
+               it[3]);
       ns[3] = strtoull(reply, NULL, 10);
       for (int p = 0; p < NPARSERS; p++) {
         samples[p][r] = (double)(it[p] * s->ref.msgs) * 1e9 / (double)ns[p];
@@ -970,16 +995,22 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
       spread[i] = sp > spread[i] ? sp : spread[i];
     }
     done[i] = 1;
-    fprintf(stderr, "  %-26s zttp %.2fM  zttp-conn %.2fM  llhttp %.2fM  pico %.2fM msg/s\n",
-            w->name, med[i][0] / 1e6, med[i][1] / 1e6, med[i][2] / 1e6, med[i][3] / 1e6);
+    fprintf(
+        stderr,
+        "  %-26s zttp %.2fM  zttp-conn %.2fM  llhttp %.2fM  pico %.2fM msg/s\n",
+        w->name, med[i][0] / 1e6, med[i][1] / 1e6, med[i][2] / 1e6,
+        med[i][3] / 1e6);
   }
   pico_stop(&pc);
 
-  printf("\nmsg/s = median of %d interleaved rounds (~%.2f s each, %s);"
-         " ratios > 1: zttp faster; Ir = instructions per message (callgrind)\n\n",
-         rounds, seconds, bench_clock_name());
-  printf("| workload | msgs | zttp msg/s | zttp-conn msg/s | llhttp msg/s | pico msg/s |"
-         " zttp/llhttp | zttp/pico | zttp-conn/llhttp | Ir/msg zttp | Ir/msg zttp-conn |"
+  printf(
+      "\nmsg/s = median of %d interleaved rounds (~%.2f s each, %s);"
+      " ratios > 1: zttp faster; Ir = instructions per message (callgrind)\n\n",
+      rounds, seconds, bench_clock_name());
+  printf("| workload | msgs | zttp msg/s | zttp-conn msg/s | llhttp msg/s | "
+         "pico msg/s |"
+         " zttp/llhttp | zttp/pico | zttp-conn/llhttp | Ir/msg zttp | Ir/msg "
+         "zttp-conn |"
          " Ir/msg llhttp | Ir/msg pico | spread |\n");
   printf("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (size_t i = 0; i < NUM_WORKLOADS; i++) {
@@ -991,23 +1022,27 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
       fmt_rate(r[p], sizeof(r[p]), med[i][p]);
       fmt_ir(irs[p], sizeof(irs[p]), ir[i][p]);
     }
-    printf("| %s | %" PRIu64 " | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.0f%% |\n",
+    printf("| %s | %" PRIu64 " | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s | "
+                             "%s | %s | %s | %.0f%% |\n",
            workloads[i].name, states[i].ref.msgs, r[0], r[1], r[2], r[3],
-           ratio[i][0], ratio[i][1], ratio[i][2],
-           irs[0], irs[1], irs[2], irs[3], spread[i] * 100);
+           ratio[i][0], ratio[i][1], ratio[i][2], irs[0], irs[1], irs[2],
+           irs[3], spread[i] * 100);
   }
-  printf("\nratios = median over rounds of the per-round ratio; spread = largest"
-         " (max - min) / median of any parser's rounds (> 10%%: the machine was busy).\n");
+  printf(
+      "\nratios = median over rounds of the per-round ratio; spread = largest"
+      " (max - min) / median of any parser's rounds (> 10%%: the machine was "
+      "busy).\n");
   return 0;
 }
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: zttp_llhttp_bench --list DIR\n"
-          "       zttp_llhttp_bench --dump DIR OUTDIR\n"
-          "       zttp_llhttp_bench --time DIR --pico PATH [--rounds N] [--seconds S]"
-          " [--ir FILE] [--only WORKLOAD] [--verbose 1]\n"
-          "       zttp_llhttp_bench --callgrind DIR WORKLOAD zttp|zttp-conn|llhttp N\n");
+  fprintf(stderr, "usage: zttp_llhttp_bench --list DIR\n"
+                  "       zttp_llhttp_bench --dump DIR OUTDIR\n"
+                  "       zttp_llhttp_bench --time DIR --pico PATH [--rounds "
+                  "N] [--seconds S]"
+                  " [--ir FILE] [--only WORKLOAD] [--verbose 1]\n"
+                  "       zttp_llhttp_bench --callgrind DIR WORKLOAD "
+                  "zttp|zttp-conn|llhttp N\n");
   exit(2);
 }
 
@@ -1023,7 +1058,8 @@ int main(int argc, char **argv) {
     return mode_dump(argv[2], argv[3]);
   }
   if (strcmp(argv[1], "--callgrind") == 0 && argc == 6) {
-    return mode_callgrind(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10));
+    return mode_callgrind(argv[2], argv[3], argv[4],
+                          strtoull(argv[5], NULL, 10));
   }
   if (strcmp(argv[1], "--time") == 0) {
     const char *pico = NULL, *irf = NULL, *only = NULL;

@@ -47,20 +47,23 @@ static void test_rfc9001_initial_secrets(void **state) {
   unhex(dcid, "8394c8f03e515708");
   assert_int_equal(zttp_crypto_hkdf_extract_sha256(initial, salt, 20, dcid, 8),
                    1);
-  unhex(want, "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44");
+  unhex(want,
+        "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44");
   assert_memory_equal(initial, want, 32);
 
   uint8_t client[32];
   uint8_t server[32];
-  assert_int_equal(zttp_crypto_hkdf_expand_label_sha256(client, 32, initial,
-                                                        32, "client in"),
+  assert_int_equal(zttp_crypto_hkdf_expand_label_sha256(client, 32, initial, 32,
+                                                        "client in"),
                    1);
-  unhex(want, "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea");
+  unhex(want,
+        "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea");
   assert_memory_equal(client, want, 32);
-  assert_int_equal(zttp_crypto_hkdf_expand_label_sha256(server, 32, initial,
-                                                        32, "server in"),
+  assert_int_equal(zttp_crypto_hkdf_expand_label_sha256(server, 32, initial, 32,
+                                                        "server in"),
                    1);
-  unhex(want, "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b");
+  unhex(want,
+        "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b");
   assert_memory_equal(server, want, 32);
 
   expect_label(client, "quic key", "1f369613dd76d5467730efcbe3b1a22d");
