@@ -1022,9 +1022,10 @@ static int mode_time(const char *dir, const char *pico_path, int rounds,
       fmt_rate(r[p], sizeof(r[p]), med[i][p]);
       fmt_ir(irs[p], sizeof(irs[p]), ir[i][p]);
     }
-    printf("| %s | %" PRIu64 " | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s | "
-                             "%s | %s | %s | %.0f%% |\n",
-           workloads[i].name, states[i].ref.msgs, r[0], r[1], r[2], r[3],
+    static const char row[] = "| %s | %" PRIu64 " | %s | %s | %s | %s "
+                              "| %.2f | %.2f | %.2f | %s | %s | %s | %s "
+                              "| %.0f%% |\n";
+    printf(row, workloads[i].name, states[i].ref.msgs, r[0], r[1], r[2], r[3],
            ratio[i][0], ratio[i][1], ratio[i][2], irs[0], irs[1], irs[2],
            irs[3], spread[i] * 100);
   }
