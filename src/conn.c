@@ -377,12 +377,23 @@ int32_t zttp_conn_send_response(zttp_conn *conn, int64_t stream_id,
       (flags & ~ZTTP_SEND_FLAG_END_STREAM) != 0) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
+  zttp_str r = {reason, reason_len};
+  if (conn->fatal != 0) {
+    /* The one exception to poisoning: an HTTP/1.1 server may still tell
+     * the peer what it got wrong (DESIGN.md §2: "a 400 is the caller's
+     * choice on H1"). */
+    if (conn->vt->send_error_response == NULL || conn->role != ZTTP_SERVER ||
+        conn->fatal == ZTTP_ERR_NOMEM || status < 400 ||
+        !(flags & ZTTP_SEND_FLAG_END_STREAM)) {
+      return conn->fatal;
+    }
+    return conn->vt->send_error_response(conn, status, r, headers, num_headers);
+  }
   ENTER(conn);
   if (conn->role != ZTTP_SERVER) {
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
                            "send_response needs the server role");
   }
-  zttp_str r = {reason, reason_len};
   return (int32_t)leave(conn,
                         conn->vt->send_response(conn, stream_id, status, r,
                                                 headers, num_headers, flags));

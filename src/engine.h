@@ -46,6 +46,12 @@ typedef struct zttp_engine_vtbl {
   int32_t (*send_response)(zttp_conn *conn, int64_t stream_id, uint32_t status,
                            zttp_str reason, const zttp_header *headers,
                            size_t num_headers, uint32_t flags);
+  /* After a fatal peer error (the connection is poisoned): queue one last
+   * final response with no body, then close. NULL where the protocol
+   * answers errors itself (GOAWAY, CONNECTION_CLOSE). */
+  int32_t (*send_error_response)(zttp_conn *conn, uint32_t status,
+                                 zttp_str reason, const zttp_header *headers,
+                                 size_t num_headers);
   int32_t (*send_informational)(zttp_conn *conn, int64_t stream_id,
                                 uint32_t status, const zttp_header *headers,
                                 size_t num_headers);

@@ -638,6 +638,12 @@ ZTTP_EXTERN int64_t zttp_conn_send_request(zttp_conn *conn, const char *method,
  * 304, 2xx to CONNECT) take none. HTTP/1.1 adds Connection: close when the
  * exchange requires it. Returns 0 or the errors of
  * zttp_conn_send_request(), plus ZTTP_ERR_STREAM_NOT_FOUND.
+ * The one exception to poisoning: after a fatal error caused by the peer, an
+ * HTTP/1.1 server may still queue one response with status 400..599 and
+ * ZTTP_SEND_FLAG_END_STREAM (no body, no Content-Length, Transfer-Encoding
+ * or Connection field) when no response is under way; zttp adds
+ * Content-Length: 0 and Connection: close. Otherwise it returns the
+ * connection's error.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_send_response(zttp_conn *conn, int64_t stream_id,
@@ -724,8 +730,8 @@ ZTTP_EXTERN int32_t zttp_conn_should_close(const zttp_conn *conn);
 
 /**
  * zttp_conn_send_window returns how many body bytes zttp_conn_send_data()
- * would take now on |stream_id|, or ZTTP_ERR_STREAM_NOT_FOUND /
- * ZTTP_ERR_INVALID_STATE.
+ * would take now on |stream_id| (0 when no body can be sent on it now), or
+ * ZTTP_ERR_STREAM_NOT_FOUND.
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_send_window(const zttp_conn *conn,

@@ -48,14 +48,15 @@ typedef struct h1_engine {
   uint8_t in_message;      /* a head was parsed, its END not yet */
   uint8_t msg_close;       /* the message being parsed ends the connection */
   uint8_t upgrade_decision;
-  uint8_t upgrade_wait;  /* server: stop reading until the decision */
-  uint8_t upgrade_ready; /* emit UPGRADE at the next event */
-  uint8_t upgraded;      /* UPGRADE emitted: the engine is done */
-  uint8_t sent_upgrade;  /* 101 (or 2xx to CONNECT) written */
-  uint8_t resp_expected; /* client: parser told about the ring head */
-  uint8_t graceful;      /* close(GRACEFUL) was called */
-  uint8_t stop_reading;  /* server: a request ended the connection */
-  uint8_t must_close;    /* close once pending output is written */
+  uint8_t upgrade_wait;   /* server: stop reading until the decision */
+  uint8_t upgrade_ready;  /* emit UPGRADE at the next event */
+  uint8_t upgraded;       /* UPGRADE emitted: the engine is done */
+  uint8_t sent_upgrade;   /* 101 (or 2xx to CONNECT) written */
+  uint8_t resp_expected;  /* client: parser told about the ring head */
+  uint8_t graceful;       /* close(GRACEFUL) was called */
+  uint8_t stop_reading;   /* server: a request ended the connection */
+  uint8_t must_close;     /* close once pending output is written */
+  uint8_t error_response; /* the response after a fatal error was queued */
 } h1_engine;
 
 static h1_engine *eng(const zttp_conn *conn) {
@@ -664,6 +665,42 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
   return 0;
 }
 
+static int32_t h1_send_error_response(zttp_conn *conn, uint32_t status,
+                                      zttp_str reason,
+                                      const zttp_header *headers,
+                                      size_t num_headers) {
+  h1_engine *e = eng(conn);
+  if (e->w_state != W_IDLE || e->error_response || e->upgraded ||
+      e->sent_upgrade) {
+    /* A response is under way: the peer would read a broken one. */
+    return conn->fatal;
+  }
+  zttp_h1_fields_info info;
+  const char *why = NULL;
+  if (zttp_h1_check_fields(&info, &why, headers, num_headers, 0) != 0 ||
+      info.has_cl || info.has_te || info.has_connection) {
+    return ZTTP_ERR_INVALID_FIELD;
+  }
+  if (reason.base == NULL) {
+    reason.base = zttp_h1_reason(status);
+    reason.len = strlen(reason.base);
+  } else if (!zttp_h1_text_valid(reason.base, reason.len)) {
+    return ZTTP_ERR_INVALID_FIELD;
+  }
+  zttp_h1_extra extra = {{"Content-Length: 0", "Connection: close"}, 2, NULL};
+  char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10), ' '};
+  const zttp_str line[] = {{"HTTP/1.1 ", 9}, {code, 4}, reason};
+  int32_t rv = zttp_h1_write_head(&e->out, &conn->mem, line, 3, headers,
+                                  num_headers, &extra);
+  if (rv != 0) {
+    return rv == ZTTP_ERR_NOMEM ? conn->fatal : rv;
+  }
+  e->error_response = 1;
+  e->must_close = 1;
+  return 0;
+}
+
 static int32_t h1_send_informational(zttp_conn *conn, int64_t stream_id,
                                      uint32_t status,
                                      const zttp_header *headers,
@@ -966,6 +1003,7 @@ const zttp_engine_vtbl zttp_h1_engine = {
     .next_event = h1_next_event,
     .send_request = h1_send_request,
     .send_response = h1_send_response,
+    .send_error_response = h1_send_error_response,
     .send_informational = h1_send_informational,
     .send_data = h1_send_data,
     .end_message = h1_end_message,

@@ -291,6 +291,54 @@ static void test_input_buffer_limit_instead_of_stall(void **state) {
   assert_non_null(strstr(msg, "ZTTP_LIMIT_INPUT_BUFFER"));
 }
 
+/* After a fatal peer error an HTTP/1.1 server may still answer it once,
+ * with a bodyless 4xx/5xx that closes the connection. */
+static void test_error_response_after_fatal_error(void **state) {
+  (void)state;
+  zttp_conn *s = make(ZTTP_SERVER, 0, 0, 0);
+  feed(s, "GET / HTTP/1.1\r\nHost: a\r\n\r\nG(T / HTTP/1.1\r\n\r\n");
+  next(s, ZTTP_EVENT_REQUEST, ZTTP_EVENT_FLAG_END_STREAM);
+  next(s, ZTTP_EVENT_END_MESSAGE, 0);
+  /* A response under way: the error response would corrupt it. */
+  const zttp_header cl[] = {H("Content-Length", "2")};
+  assert_int_equal(zttp_conn_send_response(s, 0, 200, NULL, 0, cl, 1, 0), 0);
+  fails(s, ZTTP_ERR_BAD_METHOD);
+  assert_int_equal(zttp_conn_send_response(s, 0, 400, NULL, 0, NULL, 0,
+                                           ZTTP_SEND_FLAG_END_STREAM),
+                   ZTTP_ERR_BAD_METHOD);
+  assert_int_equal(zttp_conn_send_data(s, 0, (const uint8_t *)"ok", 2,
+                                       ZTTP_SEND_FLAG_END_STREAM),
+                   ZTTP_ERR_BAD_METHOD);
+  teardown(NULL);
+
+  s = make(ZTTP_SERVER, 0, 0, 0);
+  feed(s, "G(T / HTTP/1.1\r\n\r\n");
+  fails(s, ZTTP_ERR_BAD_METHOD);
+  /* Only 4xx/5xx, only with END_STREAM, no framing fields. */
+  assert_int_equal(zttp_conn_send_response(s, 0, 200, NULL, 0, NULL, 0,
+                                           ZTTP_SEND_FLAG_END_STREAM),
+                   ZTTP_ERR_BAD_METHOD);
+  assert_int_equal(zttp_conn_send_response(s, 0, 400, NULL, 0, NULL, 0, 0),
+                   ZTTP_ERR_BAD_METHOD);
+  assert_int_equal(zttp_conn_send_response(s, 0, 400, NULL, 0, cl, 1,
+                                           ZTTP_SEND_FLAG_END_STREAM),
+                   ZTTP_ERR_INVALID_FIELD);
+  const zttp_header ct[] = {H("Content-Type", "text/plain")};
+  assert_int_equal(zttp_conn_send_response(s, 0, 400, NULL, 0, ct, 1,
+                                           ZTTP_SEND_FLAG_END_STREAM),
+                   0);
+  output(s, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  assert_int_equal(zttp_conn_should_close(s), 1);
+  /* Once only; the connection stays poisoned. */
+  assert_int_equal(zttp_conn_send_response(s, 0, 400, NULL, 0, NULL, 0,
+                                           ZTTP_SEND_FLAG_END_STREAM),
+                   ZTTP_ERR_BAD_METHOD);
+  fails(s, ZTTP_ERR_BAD_METHOD);
+  assert_int_equal(zttp_conn_last_error(s, NULL, NULL, NULL),
+                   ZTTP_ERR_BAD_METHOD);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_expect_answered_early_closes, teardown),
@@ -311,6 +359,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_chunked_with_parameters_rejected,
                                 teardown),
       cmocka_unit_test_teardown(test_input_buffer_limit_instead_of_stall,
+                                teardown),
+      cmocka_unit_test_teardown(test_error_response_after_fatal_error,
                                 teardown),
   };
   return cmocka_run_group_tests_name("h1-conn", tests, NULL, NULL);
