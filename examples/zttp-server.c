@@ -126,9 +126,6 @@ struct conn {
   int eof_owed;
   /* The engine reported a fatal error: flush, then close. */
   int fatal;
-  /* A last response written by hand after an engine error (4xx, 500). */
-  const char *raw;
-  size_t raw_left;
   /* The socket failed: close at once. */
   int dead;
   /* The write budget ran out with work left: come back on EPOLLOUT. */
@@ -173,31 +170,6 @@ typedef struct options {
   uint64_t idle_timeout_s;
   int verbose;
 } options;
-
-static const char raw_400[] = "HTTP/1.1 400 Bad Request\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 12\r\n"
-                              "Connection: close\r\n"
-                              "\r\n"
-                              "Bad Request\n";
-static const char raw_500[] = "HTTP/1.1 500 Internal Server Error\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 22\r\n"
-                              "Connection: close\r\n"
-                              "\r\n"
-                              "Internal Server Error\n";
-static const char raw_414[] = "HTTP/1.1 414 URI Too Long\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 13\r\n"
-                              "Connection: close\r\n"
-                              "\r\n"
-                              "URI Too Long\n";
-static const char raw_431[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                              "Content-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 32\r\n"
-                              "Connection: close\r\n"
-                              "\r\n"
-                              "Request Header Fields Too Large\n";
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -886,9 +858,9 @@ static int conn_events(server *s, conn *c) {
 
 /* conn_fatal ends a connection after an engine error: a fatal one (the peer
  * broke the protocol) or a local one this server cannot recover from. Unless
- * a response to the current request already started, a last response is
- * written by hand after the pending output (the engine takes no more calls
- * but still hands that out). */
+ * a response to the current request already started, the engine queues a
+ * last response that tells the peer why (after a fatal error it still takes
+ * exactly that one), then the connection closes. */
 static void conn_fatal(server *s, conn *c, int32_t err) {
   const char *msg = NULL;
   zttp_conn_last_error(c->z, &msg, NULL, NULL);
@@ -899,25 +871,22 @@ static void conn_fatal(server *s, conn *c, int32_t err) {
       err == ZTTP_ERR_NOMEM) {
     return;
   }
+  uint32_t status = 400;
   if (!zttp_error_is_fatal(err)) {
-    c->raw = raw_500;
-    c->raw_left = sizeof(raw_500) - 1;
-    return;
+    status = 500;
+  } else if (err == ZTTP_ERR_LIMIT_START_LINE) {
+    status = 414;
+  } else if (err == ZTTP_ERR_LIMIT_HEADERS ||
+             err == ZTTP_ERR_LIMIT_HEADER_BYTES) {
+    status = 431;
   }
-  switch (err) {
-  case ZTTP_ERR_LIMIT_START_LINE:
-    c->raw = raw_414;
-    c->raw_left = sizeof(raw_414) - 1;
-    break;
-  case ZTTP_ERR_LIMIT_HEADERS:
-  case ZTTP_ERR_LIMIT_HEADER_BYTES:
-    c->raw = raw_431;
-    c->raw_left = sizeof(raw_431) - 1;
-    break;
-  default:
-    c->raw = raw_400;
-    c->raw_left = sizeof(raw_400) - 1;
-    break;
+  static const zttp_header close_hdr[] = {{"Connection", 10, "close", 5, 0, 0}};
+  /* After a fatal error zttp adds Connection: close itself. */
+  int32_t rv = zttp_conn_send_response(c->z, 0, status, NULL, 0, close_hdr,
+                                       zttp_error_is_fatal(err) ? 0 : 1,
+                                       ZTTP_SEND_FLAG_END_STREAM);
+  if (rv != 0) {
+    vlog(s, "fd %d: no error response: %s", c->fd, zttp_strerror(rv));
   }
 }
 
@@ -999,22 +968,16 @@ static size_t conn_pump(server *s, conn *c) {
   return total;
 }
 
-/* conn_flush writes pending output, then the hand-written response if any.
- * Returns the bytes written; sets c->dead on a socket error. */
+/* conn_flush writes pending output. Returns the bytes written; sets
+ * c->dead on a socket error. */
 static size_t conn_flush(conn *c) {
   size_t total = 0;
   for (;;) {
     const uint8_t *p;
     size_t n = zttp_conn_pending(c->z, &p);
-    int raw = 0;
     ssize_t w;
     if (n == 0) {
-      if (c->raw_left == 0) {
-        break;
-      }
-      p = (const uint8_t *)c->raw;
-      n = c->raw_left;
-      raw = 1;
+      break;
     }
     w = send(c->fd, p, n, MSG_NOSIGNAL);
     if (w < 0) {
@@ -1026,10 +989,7 @@ static size_t conn_flush(conn *c) {
       }
       break;
     }
-    if (raw) {
-      c->raw += w;
-      c->raw_left -= (size_t)w;
-    } else if (zttp_conn_consume(c->z, (size_t)w) != 0) {
+    if (zttp_conn_consume(c->z, (size_t)w) != 0) {
       c->dead = 1;
       break;
     }
@@ -1169,7 +1129,7 @@ static void conn_settle(server *s, conn *c) {
     conn_close(s, c);
     return;
   }
-  pending = zttp_conn_pending(c->z, &p) + c->raw_left;
+  pending = zttp_conn_pending(c->z, &p);
   if (pending == 0 && !c->yield &&
       (c->fatal || (zttp_conn_should_close(c->z) == 1 && !c->held &&
                     c->resp == RESP_NONE))) {
