@@ -89,17 +89,17 @@ static inline const uint8_t *zttp_scan_target_sse2_inline(const uint8_t *p,
   return zttp_scan_target_scalar(p, end);
 }
 
-/* zttp_scan_token_scalar: the table loop of zttp_scan_token, four bytes per
- * step while they last (names are short and mostly letters, so one combined
- * test per step beats a branch per byte). */
-static inline const uint8_t *zttp_scan_token_scalar(const uint8_t *p,
-                                                    const uint8_t *end) {
-  while (end - p >= 4 &&
-         (zttp_ctype[p[0]] & zttp_ctype[p[1]] & zttp_ctype[p[2]] &
-          zttp_ctype[p[3]] & ZTTP_CT_TOKEN)) {
+/* zttp_scan_class returns the first byte in [p, end) whose class lacks
+ * |mask|, or |end|: four bytes per step while they last (names and hosts
+ * are short and mostly letters, so one combined test per step beats a
+ * branch per byte). */
+static inline const uint8_t *zttp_scan_class(const uint8_t *p,
+                                             const uint8_t *end, uint8_t mask) {
+  while (end - p >= 4 && (zttp_ctype[p[0]] & zttp_ctype[p[1]] &
+                          zttp_ctype[p[2]] & zttp_ctype[p[3]] & mask)) {
     p += 4;
   }
-  while (p < end && (zttp_ctype[*p] & ZTTP_CT_TOKEN)) {
+  while (p < end && (zttp_ctype[*p] & mask)) {
     p++;
   }
   return p;
@@ -112,7 +112,7 @@ static inline const uint8_t *zttp_scan_token_scalar(const uint8_t *p,
  * because field names are short. */
 static inline const uint8_t *zttp_scan_token(const uint8_t *p,
                                              const uint8_t *end) {
-  return zttp_scan_token_scalar(p, end);
+  return zttp_scan_class(p, end, ZTTP_CT_TOKEN);
 }
 
 static inline const uint8_t *zttp_scan_value(const uint8_t *p,
@@ -123,6 +123,29 @@ static inline const uint8_t *zttp_scan_value(const uint8_t *p,
   }
 #endif
   return zttp_scan_value_sse2_inline(p, end);
+}
+
+/* zttp_scan_value_in is zttp_scan_value for a run that lies in a buffer
+ * starting at |lo|: the last bytes before |end| are examined with one
+ * 16-byte load that ends at |end| (and so stays inside the buffer) instead
+ * of a byte loop. */
+static inline const uint8_t *
+zttp_scan_value_in(const uint8_t *lo, const uint8_t *p, const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  if (end - p < 16 && end - lo >= 16 && p < end) {
+    unsigned skip = (unsigned)(16 - (end - p));
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    __m128i bad = _mm_or_si128(
+        _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), ctl),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    unsigned m = (unsigned)_mm_movemask_epi8(bad) >> skip;
+    return m != 0 ? p + __builtin_ctz(m) : end;
+  }
+#else
+  (void)lo;
+#endif
+  return zttp_scan_value(p, end);
 }
 
 static inline const uint8_t *zttp_scan_target(const uint8_t *p,

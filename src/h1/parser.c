@@ -417,7 +417,7 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
     uint8_t *value = s;
     uint8_t *vend;
     for (;;) {
-      s = buf + (zttp_scan_value(s, end) - buf);
+      s = buf + (zttp_scan_value_in(buf, s, end) - buf);
       if (s == end) {
         return INCOMPLETE;
       }
@@ -546,10 +546,34 @@ static int32_t start_line_end(zttp_h1_parser *p, const uint8_t **s,
 }
 
 /* RFC 9112 §3: request-line = method SP request-target SP HTTP-version. */
+static inline uint32_t load32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* The length of a common method followed by SP at |s| (5 bytes readable),
+ * or 0. */
+static inline size_t common_method(const uint8_t *s) {
+  uint32_t w = load32(s);
+  if (w == load32((const uint8_t *)"GET ")) {
+    return 3;
+  }
+  if (w == load32((const uint8_t *)"PUT ")) {
+    return 3;
+  }
+  if (s[4] == ' ' && (w == load32((const uint8_t *)"POST") ||
+                      w == load32((const uint8_t *)"HEAD"))) {
+    return 4;
+  }
+  return 0;
+}
+
 static int32_t parse_request_line(zttp_h1_parser *p, zttp_h1_head *h,
                                   const uint8_t *buf, const uint8_t **sp,
                                   const uint8_t *end) {
-  const uint8_t *s = zttp_scan_token(buf, end);
+  size_t known = end - buf >= 5 ? common_method(buf) : 0;
+  const uint8_t *s = known != 0 ? buf + known : zttp_scan_token(buf, end);
   if (s == end) {
     return INCOMPLETE;
   }
@@ -650,10 +674,10 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
                                     : "HTTP/1.1 request with several Host");
     }
     /* RFC 9112 §3.2: Host = uri-host [ ":" port ]. */
-    for (size_t i = 0; i < hs->host.len; i++) {
-      if (!(zttp_ctype[(uint8_t)hs->host.base[i]] & ZTTP_CT_HOST)) {
-        return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
-      }
+    const uint8_t *host = (const uint8_t *)hs->host.base;
+    if (zttp_scan_class(host, host + hs->host.len, ZTTP_CT_HOST) !=
+        host + hs->host.len) {
+      return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
     }
   }
   if ((h->flags & ZTTP_H1_F_CONNECT) && (hs->have_cl || hs->te.present)) {
@@ -1024,13 +1048,17 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
 
 /* ---- the item loop */
 
-int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
-                      const uint8_t *cbuf, size_t len) {
+/* Every state; zttp_h1_parse() handles the two cheapest ones itself, so
+ * that an END or a span of a Content-Length body does not pay for the
+ * frame this function needs. */
+static __attribute__((noinline)) int64_t parse_item(zttp_h1_parser *p,
+                                                    zttp_h1_item *item,
+                                                    const uint8_t *cbuf,
+                                                    size_t len) {
   /* The parser rewrites bytes in place only for lenient repairs (obs-fold,
    * bare CR), in the caller's own buffer. */
   uint8_t *buf = (uint8_t *)(uintptr_t)cbuf;
   size_t off = 0;
-  item->kind = ZTTP_H1_ITEM_NONE;
   for (;;) {
     uint8_t *s = buf + off;
     size_t n = len - off;
@@ -1127,6 +1155,30 @@ int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item,
       return fail(p, ZTTP_ERR_PROTOCOL, "internal: bad parser state");
     }
   }
+}
+
+int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, const uint8_t *buf,
+                      size_t len) {
+  item->kind = ZTTP_H1_ITEM_NONE;
+  if (p->state == ST_END) {
+    item->kind = ZTTP_H1_ITEM_END;
+    item->trailers = NULL;
+    item->num_trailers = 0;
+    p->state = ST_HEAD;
+    return 0;
+  }
+  if (p->state == ST_BODY_LENGTH && len != 0) {
+    size_t take = len < p->remaining ? len : (size_t)p->remaining;
+    p->remaining -= take;
+    if (p->remaining == 0) {
+      p->state = ST_END;
+    }
+    item->kind = ZTTP_H1_ITEM_DATA;
+    item->data = buf;
+    item->len = take;
+    return (int64_t)take;
+  }
+  return parse_item(p, item, buf, len);
 }
 
 int32_t zttp_h1_parse_eof(zttp_h1_parser *p, zttp_h1_item *item) {
