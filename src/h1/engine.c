@@ -409,6 +409,14 @@ static int32_t closed_error(zttp_conn *conn) {
                          "the connection is closing or was upgraded");
 }
 
+/* A serializer result: ZTTP_ERR_BUFFER_FULL stays a local error, running
+ * out of memory is fatal. */
+static int32_t output_result(zttp_conn *conn, int32_t rv) {
+  return rv == ZTTP_ERR_NOMEM
+             ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
+             : rv;
+}
+
 static int32_t field_error(zttp_conn *conn, const char *why) {
   return zttp_conn_error(conn, ZTTP_ERR_INVALID_FIELD, 0, -1, "%s", why);
 }
@@ -499,9 +507,7 @@ static int64_t h1_send_request(zttp_conn *conn, zttp_str method,
   int32_t rv = zttp_h1_write_head(&e->out, &conn->mem, line, 4, headers,
                                   num_headers, &extra);
   if (rv != 0) {
-    return rv == ZTTP_ERR_NOMEM
-               ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
-               : rv;
+    return output_result(conn, rv);
   }
   uint8_t txn = 0;
   if (method.len == 4 && memcmp(method.base, "HEAD", 4) == 0) {
@@ -568,10 +574,7 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
   if (rv != 0) {
     return rv;
   }
-  if (reason.base == NULL) {
-    reason.base = zttp_h1_reason(status);
-    reason.len = strlen(reason.base);
-  } else if (!zttp_h1_text_valid(reason.base, reason.len)) {
+  if (reason.base != NULL && !zttp_h1_text_valid(reason.base, reason.len)) {
     return field_error(conn, "reason phrase holds a control character");
   }
   zttp_h1_fields_info info;
@@ -639,15 +642,10 @@ static int32_t h1_send_response(zttp_conn *conn, int64_t stream_id,
   if (end && w_state == W_CHUNKED) {
     extra.tail = "0\r\n\r\n";
   }
-  char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                  (char)('0' + status % 10), ' '};
-  const zttp_str line[] = {{"HTTP/1.1 ", 9}, {code, 4}, reason};
-  rv = zttp_h1_write_head(&e->out, &conn->mem, line, 3, headers, num_headers,
-                          &extra);
+  rv = zttp_h1_write_status(&e->out, &conn->mem, status, reason, headers,
+                            num_headers, &extra);
   if (rv != 0) {
-    return rv == ZTTP_ERR_NOMEM
-               ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
-               : rv;
+    return output_result(conn, rv);
   }
   if (txn & TXN_UPGRADE) {
     decide_upgrade(e, connect_ok);
@@ -681,18 +679,12 @@ static int32_t h1_send_error_response(zttp_conn *conn, uint32_t status,
       info.has_cl || info.has_te || info.has_connection) {
     return ZTTP_ERR_INVALID_FIELD;
   }
-  if (reason.base == NULL) {
-    reason.base = zttp_h1_reason(status);
-    reason.len = strlen(reason.base);
-  } else if (!zttp_h1_text_valid(reason.base, reason.len)) {
+  if (reason.base != NULL && !zttp_h1_text_valid(reason.base, reason.len)) {
     return ZTTP_ERR_INVALID_FIELD;
   }
   zttp_h1_extra extra = {{"Content-Length: 0", "Connection: close"}, 2, NULL};
-  char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                  (char)('0' + status % 10), ' '};
-  const zttp_str line[] = {{"HTTP/1.1 ", 9}, {code, 4}, reason};
-  int32_t rv = zttp_h1_write_head(&e->out, &conn->mem, line, 3, headers,
-                                  num_headers, &extra);
+  int32_t rv = zttp_h1_write_status(&e->out, &conn->mem, status, reason,
+                                    headers, num_headers, &extra);
   if (rv != 0) {
     return rv == ZTTP_ERR_NOMEM ? conn->fatal : rv;
   }
@@ -734,18 +726,12 @@ static int32_t h1_send_informational(zttp_conn *conn, int64_t stream_id,
       return field_error(conn, "a 101 response needs an Upgrade field");
     }
   }
-  const char *reason = zttp_h1_reason(status);
-  char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                  (char)('0' + status % 10), ' '};
-  const zttp_str line[] = {
-      {"HTTP/1.1 ", 9}, {code, 4}, {reason, strlen(reason)}};
   static const zttp_h1_extra none = {{NULL, NULL}, 0, NULL};
-  rv = zttp_h1_write_head(&e->out, &conn->mem, line, 3, headers, num_headers,
-                          &none);
+  const zttp_str standard = {NULL, 0};
+  rv = zttp_h1_write_status(&e->out, &conn->mem, status, standard, headers,
+                            num_headers, &none);
   if (rv != 0) {
-    return rv == ZTTP_ERR_NOMEM
-               ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
-               : rv;
+    return output_result(conn, rv);
   }
   if (status == 100) {
     *ring_front(e) &= (uint8_t)~TXN_EXPECT;
@@ -830,9 +816,8 @@ static int64_t h1_send_data(zttp_conn *conn, int64_t stream_id,
         e->w_state == W_CHUNKED ? take + zttp_h1_chunk_overhead(take) : take;
     rv = zttp_buf_reserve(&e->out, &conn->mem, need);
     if (rv != 0) {
-      return rv == ZTTP_ERR_NOMEM
-                 ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
-                 : 0;
+      /* |take| fits the room: only allocation can fail. */
+      return output_result(conn, rv);
     }
     if (e->w_state == W_CHUNKED) {
       zttp_h1_write_chunk(&e->out, data, take);
@@ -848,8 +833,7 @@ static int64_t h1_send_data(zttp_conn *conn, int64_t stream_id,
       rv = zttp_h1_write_last_chunk(&e->out, &conn->mem, NULL, 0);
       if (rv != 0) {
         /* The room was checked above; only allocation can fail. */
-        return zttp_conn_error(conn, ZTTP_ERR_NOMEM, 0, -1,
-                               "out of memory for output");
+        return output_result(conn, rv);
       }
     }
     finish_message(conn, e);
@@ -885,9 +869,7 @@ static int32_t h1_end_message(zttp_conn *conn, int64_t stream_id,
     }
     rv = zttp_h1_write_last_chunk(&e->out, &conn->mem, trailers, num_trailers);
     if (rv != 0) {
-      return rv == ZTTP_ERR_NOMEM
-                 ? zttp_conn_error(conn, rv, 0, -1, "out of memory for output")
-                 : rv;
+      return output_result(conn, rv);
     }
     break;
   }

@@ -248,6 +248,20 @@ int32_t zttp_h1_write_head(zttp_buf *out, const zttp_mem *mem,
   return 0;
 }
 
+int32_t zttp_h1_write_status(zttp_buf *out, const zttp_mem *mem,
+                             uint32_t status, zttp_str reason,
+                             const zttp_header *fields, size_t n,
+                             const zttp_h1_extra *extra) {
+  if (reason.base == NULL) {
+    reason.base = zttp_h1_reason(status);
+    reason.len = strlen(reason.base);
+  }
+  char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10), ' '};
+  const zttp_str line[] = {{"HTTP/1.1 ", 9}, {code, 4}, reason};
+  return zttp_h1_write_head(out, mem, line, 3, fields, n, extra);
+}
+
 size_t zttp_h1_chunk_overhead(size_t len) {
   size_t digits = 1;
   while (len >>= 4) {

@@ -55,6 +55,14 @@ int32_t zttp_h1_write_head(zttp_buf *out, const zttp_mem *mem,
                            const zttp_header *fields, size_t n,
                            const zttp_h1_extra *extra);
 
+/* zttp_h1_write_status writes a response head: "HTTP/1.1 |status|
+ * |reason|" (reason.base NULL: the standard phrase), then as
+ * zttp_h1_write_head(). */
+int32_t zttp_h1_write_status(zttp_buf *out, const zttp_mem *mem,
+                             uint32_t status, zttp_str reason,
+                             const zttp_header *fields, size_t n,
+                             const zttp_h1_extra *extra);
+
 /* zttp_h1_chunk_overhead is the framing a chunk of |len| bytes adds. */
 size_t zttp_h1_chunk_overhead(size_t len);
 
