@@ -2,6 +2,7 @@
  * through one vtable per engine (DESIGN.md §3).
  * SPDX-License-Identifier: MIT */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -244,10 +245,14 @@ int32_t zttp_conn_new(zttp_conn **out, const zttp_config *cfg, uint32_t role,
   if (!settings_valid(&settings)) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
-  zttp_conn *conn = zttp_mem_calloc(mem, 1, sizeof(*conn));
+  /* One block: the connection, then the engine's state (aligned). */
+  size_t align = _Alignof(max_align_t);
+  size_t head = (sizeof(zttp_conn) + align - 1) & ~(align - 1);
+  zttp_conn *conn = zttp_mem_calloc(mem, 1, head + vt->state_size(&settings));
   if (conn == NULL) {
     return ZTTP_ERR_NOMEM;
   }
+  conn->engine = (char *)conn + head;
   conn->vt = vt;
   conn->mem = *mem;
   conn->settings = settings;

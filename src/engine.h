@@ -34,7 +34,12 @@ struct zttp_config {
  * (ZTTP_ERR_INVALID_STATE from conn.c). */
 typedef struct zttp_engine_vtbl {
   uint32_t protocol;
+  /* Bytes of engine state for |settings|; conn.c allocates them zeroed in
+   * the same block as the connection and points conn->engine at them. */
+  size_t (*state_size)(const zttp_settings *settings);
+  /* Sets the engine state up; on failure it has freed what it allocated. */
   int32_t (*init)(zttp_conn *conn);
+  /* Frees what the engine allocated (not the state block itself). */
   void (*free)(zttp_conn *conn);
   int64_t (*receive_data)(zttp_conn *conn, const uint8_t *data, size_t len);
   int32_t (*receive_datagram)(zttp_conn *conn, const uint8_t *data, size_t len,

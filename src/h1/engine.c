@@ -65,23 +65,21 @@ static h1_engine *eng(const zttp_conn *conn) {
 
 /* ---- lifecycle */
 
+/* The state and, right after it, the request ring. */
+static size_t h1_state_size(const zttp_settings *settings) {
+  return sizeof(h1_engine) +
+         (size_t)settings->limits[ZTTP_LIMIT_H1_MAX_PIPELINE];
+}
+
 static int32_t h1_init(zttp_conn *conn) {
-  h1_engine *e = zttp_mem_calloc(&conn->mem, 1, sizeof(*e));
-  if (e == NULL) {
-    return ZTTP_ERR_NOMEM;
-  }
+  h1_engine *e = conn->engine;
   e->ring_cap = (uint32_t)conn->settings.limits[ZTTP_LIMIT_H1_MAX_PIPELINE];
-  e->ring = zttp_mem_malloc(&conn->mem, e->ring_cap);
-  if (e->ring == NULL) {
-    zttp_mem_free(&conn->mem, e);
-    return ZTTP_ERR_NOMEM;
-  }
+  e->ring = (uint8_t *)(e + 1);
   zttp_h1_parser_init(&e->parser, &conn->mem, &conn->settings,
                       conn->role == ZTTP_CLIENT);
   zttp_buf_init(&e->in, (size_t)conn->settings.limits[ZTTP_LIMIT_INPUT_BUFFER]);
   zttp_buf_init(&e->out,
                 (size_t)conn->settings.limits[ZTTP_LIMIT_OUTPUT_BUFFER]);
-  conn->engine = e;
   return 0;
 }
 
@@ -90,8 +88,6 @@ static void h1_free(zttp_conn *conn) {
   zttp_h1_parser_free(&e->parser);
   zttp_buf_free(&e->in, &conn->mem);
   zttp_buf_free(&e->out, &conn->mem);
-  zttp_mem_free(&conn->mem, e->ring);
-  zttp_mem_free(&conn->mem, e);
 }
 
 /* ---- the request ring */
@@ -978,6 +974,7 @@ static int32_t h1_consume(zttp_conn *conn, size_t len) {
 
 const zttp_engine_vtbl zttp_h1_engine = {
     .protocol = ZTTP_HTTP1,
+    .state_size = h1_state_size,
     .init = h1_init,
     .free = h1_free,
     .receive_data = h1_receive_data,
