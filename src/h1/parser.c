@@ -133,6 +133,9 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
     size_t pos = (size_t)(lf - buf);
     size_t line_len = pos - line_start;
     if (line_len == 0 || (line_len == 1 && buf[line_start] == '\r')) {
+      if (pos + 1 > max_bytes) {
+        break;
+      }
       return 1;
     }
     /* A fold line that lenient parsing will join is not a field. */
@@ -450,6 +453,10 @@ static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
     while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
       vend--;
     }
+    /* A lenient bare CR became SP after the leading OWS was skipped. */
+    while (value < vend && (zttp_ctype[*value] & ZTTP_CT_OWS)) {
+      value++;
+    }
     int32_t rv = hs != NULL ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
                                              "header count exceeds "
                                              "ZTTP_LIMIT_MAX_HEADERS")
@@ -675,8 +682,9 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
     }
     /* RFC 9112 §3.2: Host = uri-host [ ":" port ]. */
     const uint8_t *host = (const uint8_t *)hs->host.base;
-    if (zttp_scan_class(host, host + hs->host.len, ZTTP_CT_HOST) !=
-        host + hs->host.len) {
+    if (hs->host.len != 0 &&
+        zttp_scan_class(host, host + hs->host.len, ZTTP_CT_HOST) !=
+            host + hs->host.len) {
       return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
     }
   }
@@ -881,6 +889,25 @@ static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
     }
   } else {
     n = parse_head(p, item, buf, len, &incomplete);
+  }
+  if (n < 0 && !p->scanning && n != ZTTP_ERR_NOMEM) {
+    /* A malformed section counts only once all of it has arrived, and after
+     * the limits the line scanner enforces as bytes arrive: the same input
+     * then gives the same result however it is split. */
+    int32_t err = (int32_t)n;
+    const char *msg = p->err;
+    int32_t rv = scan_section(p, buf, len, trailers);
+    if (rv < 0) {
+      reset_scan(p);
+      return rv;
+    }
+    if (rv == 0) {
+      p->scanning = 1;
+      return 0;
+    }
+    p->err = msg;
+    reset_scan(p);
+    return err;
   }
   if (incomplete) {
     if (p->scanning) {

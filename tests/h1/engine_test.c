@@ -262,8 +262,92 @@ test_next_event_on_empty_input_no_null_pointer_arithmetic(void **state) {
   assert_int_equal(zttp_conn_next_event(c, &ev), 0);
 }
 
+/* ---- fuzzing regressions (tests/fuzz, differential whole/split) -------- */
+
+static void split_same(uint32_t lenient, const h_limit *limits, int eof,
+                       const char *in, size_t len, const char *want_tail) {
+  if (lenient != 0 || limits != NULL) {
+    g_cfg = h_cfg_new(lenient, limits, NULL);
+  }
+  h_script s;
+  memset(&s, 0, sizeof(s));
+  s.role = S;
+  s.cfg = g_cfg;
+  s.eof = eof;
+  h_every_split(&s, in, len, NULL);
+  char *whole = h_transcript_whole(&s, in, len);
+  size_t n = strlen(whole);
+  size_t k = strlen(want_tail);
+  assert_true(n >= k);
+  assert_string_equal(whole + n - k, want_tail);
+  free(whole);
+}
+
+/* A lenient bare CR became SP after the leading whitespace was skipped:
+ * the value kept a space fed whole and lost it fed in pieces. */
+static void test_fuzz_lenient_bare_cr_value_trimmed(void **state) {
+  (void)state;
+  static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\nX: \rb\r\n\r\n";
+  split_same(ZTTP_LENIENT_BARE_CR, NULL, 0, in, sizeof(in) - 1,
+             "  Host=a\n  X=b\nEND s=0\n");
+}
+
+/* A bad byte in a line not yet complete was reported at once when it came
+ * with the line's start and only at the line end otherwise. */
+static void test_fuzz_bad_method_same_in_any_split(void **state) {
+  (void)state;
+  static const char in[] =
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\nG\x01 / HTTP/1.1\r\nHost: a\r\n\r\n";
+  split_same(0, NULL, 0, in, sizeof(in) - 1, "END s=0\nERROR BAD_METHOD\n");
+}
+
+/* ... and an unfinished bad line followed by EOF is a truncated message in
+ * every split. */
+static void test_fuzz_unfinished_bad_line_then_eof(void **state) {
+  (void)state;
+  static const char in[] = "G\x01";
+  split_same(0, NULL, 1, in, sizeof(in) - 1, "ERROR UNEXPECTED_EOF\n");
+}
+
+/* A limit the line scanner enforces as bytes arrive wins over a syntax
+ * error later in the same line, fed whole too. */
+static void test_fuzz_limit_before_syntax(void **state) {
+  (void)state;
+  char in[160];
+  size_t n = 0;
+  memcpy(in, "GET /", 5);
+  n = 5;
+  memset(in + n, 'a', 100);
+  n += 100;
+  static const char rest[] = "\0 HTTP/1.1\r\nHost: a\r\n\r\n";
+  memcpy(in + n, rest, sizeof(rest) - 1);
+  n += sizeof(rest) - 1;
+  split_same(0, H_LIMITS({ZTTP_LIMIT_H1_MAX_START_LINE, 96}), 0, in, n,
+             "ERROR LIMIT_START_LINE\n");
+}
+
+/* The same for the header section size against a bad field line. */
+static void test_fuzz_header_bytes_before_syntax(void **state) {
+  (void)state;
+  static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n"
+                           "X-Long: 0123456789012345678901234567890123456789"
+                           "0123456789\r\n\r\n";
+  split_same(0, H_LIMITS({ZTTP_LIMIT_MAX_HEADER_BYTES, 64}), 0, in,
+             sizeof(in) - 1, "ERROR LIMIT_HEADER_BYTES\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_fuzz_lenient_bare_cr_value_trimmed,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fuzz_bad_method_same_in_any_split,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fuzz_unfinished_bad_line_then_eof,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fuzz_limit_before_syntax, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fuzz_header_bytes_before_syntax,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_request_after_connection_close_is_not_emitted, setup, teardown),
       cmocka_unit_test_setup_teardown(
