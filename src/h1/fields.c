@@ -47,6 +47,10 @@ static int skip_parameters(const uint8_t *v, size_t n, size_t *i) {
           return 0;
         }
         if (v[k] == '\\') {
+          /* quoted-pair = "\\" ( HTAB / SP / VCHAR / obs-text ) */
+          if (k + 1 == n) {
+            return 0;
+          }
           k++;
           continue;
         }

@@ -138,16 +138,17 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
       }
       return 1;
     }
-    /* A fold line that lenient parsing will join is not a field. */
-    if (!(LENIENT(p, OBS_FOLD) &&
-          (zttp_ctype[buf[line_start]] & ZTTP_CT_OWS))) {
+    if (!trailers && line_start == 0) {
+      if (pos + 1 > max_start) {
+        return fail(p, ZTTP_ERR_LIMIT_START_LINE,
+                    "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
+      }
+    } else if (!(LENIENT(p, OBS_FOLD) &&
+                 (zttp_ctype[buf[line_start]] & ZTTP_CT_OWS))) {
+      /* A fold line that lenient parsing joins (or skips) is no field. */
       lines++;
     }
-    if (!trailers && lines == 1 && pos + 1 > max_start) {
-      return fail(p, ZTTP_ERR_LIMIT_START_LINE,
-                  "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
-    }
-    if (lines - (trailers ? 0 : 1) > max_fields) {
+    if (lines > max_fields) {
       return trailers ? fail(p, ZTTP_ERR_LIMIT_TRAILERS,
                              "trailer count exceeds ZTTP_LIMIT_MAX_TRAILERS")
                       : fail(p, ZTTP_ERR_LIMIT_HEADERS,
@@ -157,7 +158,7 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
   }
   /* Still no empty line: a section (or start line) that is complete at
    * exactly the limit would have ended in the LF at its last byte. */
-  if (!trailers && lines == 0 && len >= max_start) {
+  if (!trailers && line_start == 0 && len >= max_start) {
     return fail(p, ZTTP_ERR_LIMIT_START_LINE,
                 "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
   }

@@ -63,14 +63,13 @@ typedef struct zttp_h1_parser {
   /* Response parsing: what the request being answered was. */
   uint8_t req_head;
   uint8_t req_connect;
-  /* Incremental head scanning: offset (from the start of the unconsumed
-   * input) up to which no end of the section was found, and how many line
-   * ends lie before it. */
+  /* Incremental section scanning, in offsets from the start of the
+   * unconsumed input: where the search for LF resumes, where the current
+   * line starts, and how many field lines lie before it. */
   uint32_t scan_pos;
   uint32_t scan_line_start;
   uint32_t scan_lines;
   uint8_t scanning;
-  uint32_t body_kind;
   uint64_t remaining; /* body bytes left (LENGTH) or in this chunk */
   /* Field storage, reused for every message; grows up to the limits. */
   zttp_header *fields;
