@@ -515,8 +515,9 @@ typedef struct zttp_end_event {
 } zttp_end_event;
 
 /** zttp_closed_event: |error| is 0 for a clean close, else the ZTTP_ERR_*
- * that ended it; wire_error_code is the protocol's code (HTTP/2, QUIC).
- * @since 0.1.0 */
+ * that ended it (an HTTP/1.1 client whose requests went unanswered gets
+ * ZTTP_ERR_UNEXPECTED_EOF, so it can decide to retry them); wire_error_code
+ * is the protocol's code (HTTP/2, QUIC). @since 0.1.0 */
 typedef struct zttp_closed_event {
   int32_t error;
   uint32_t reserved;
