@@ -1,10 +1,10 @@
 /* libFuzzer target: the HTTP/1.1 engine in the client role.
  *
  * Input layout: two selector bytes, then the byte stream a server sends.
- *   byte 0: bits 0-2 split pattern (see next_piece()), bits 3-4 limit
- *           profile (see limit_rows[]), bits 5-7 the request plan (see
- *           plans[]: GET, HEAD, pipelined GETs, CONNECT, Upgrade, POST with
- *           a Content-Length or a chunked body).
+ *   byte 0: bits 0-2 split pattern (see next_piece() in fuzz_common.c),
+ *           bits 3-4 limit profile (see limit_rows[] there), bits 5-7 the
+ *           request plan (see plans[]: GET, HEAD, pipelined GETs, CONNECT,
+ *           Upgrade, POST with a Content-Length or a chunked body).
  *   byte 1: lenient selector: bit 0 turns every ZTTP_LENIENT_* bit on,
  *           bits 1-7 turn on one group each (see lenient_from()).
  *
@@ -26,14 +26,11 @@
  * ZTTP_FUZZ_STRICT_ERRORS=1 also wants the same error code from both feeds.
  *
  * SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE /* memmem */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "zttp/zttp.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -63,36 +60,9 @@ static const uint8_t plans[8][MAX_PLAN + 1] = {
 };
 /* clang-format on */
 
-typedef struct run {
-  zttp_conn *conn;
-  const uint8_t *in;
-  size_t n;
-  size_t pos; /* bytes the engine took so far */
-  int whole;
-  uint32_t split;
-  uint32_t limits;
+typedef struct client {
+  fuzz_run b; /* first: what fuzz_common.c sees */
   uint32_t plan;
-  uint32_t salt;
-  uint32_t lenient;
-  uint64_t max_headers;
-  uint64_t max_trailers;
-  uint64_t max_pipeline;
-  uint64_t rng;
-
-  uint64_t h_ev;  /* events, fatal error, tunnel bytes */
-  uint64_t h_act; /* the harness's calls and their results */
-  uint64_t h_out; /* output bytes */
-  FILE *log;
-
-  int32_t fatal;
-  int closed;
-  int upgraded;
-  int expect_upgrade;
-  int eof_sent;
-  int silent_eof; /* an ignored [eof] failure: skip the comparison */
-  size_t events;
-  size_t max_events;
-  size_t progress;
 
   /* Requests: plans[plan][0..next_plan) were tried; kinds[0..queued) were
    * sent and kinds[0..done) answered. */
@@ -101,474 +71,25 @@ typedef struct run {
   size_t queued;
   size_t done;
   uint8_t kinds[MAX_PLAN];
+} client;
 
-  /* The response being received. */
-  int in_msg;
-  int msg_end_stream;
-  int cl_known;
-  uint64_t cl;
-  uint64_t body_len;
-  uint64_t body_hash;
-  int msg_chunked;
-  int msg_eof; /* read until the connection closes */
-} run;
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static void fail(const run *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void fail(const run *r, const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "h1_client: invariant violated (%s run, pos %zu): ",
-          r != NULL && r->whole ? "whole" : "split", r != NULL ? r->pos : 0);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  abort();
-}
-/* ZTTP_FUZZ_IGNORE=tag,tag... turns the checks with those tags into log
- * lines, to keep fuzzing past a known, reported bug. */
-static int ignored(const char *tag) {
-  static const char *list = NULL;
-  static int init = 0;
-  if (!init) {
-    list = getenv("ZTTP_FUZZ_IGNORE");
-    init = 1;
-  }
-  if (list == NULL) {
-    return 0;
-  }
-  size_t n = strlen(tag);
-  for (const char *p = list; (p = strstr(p, tag)) != NULL; p += n) {
-    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-#define LOG(r, ...)                                                            \
-  do {                                                                         \
-    if ((r)->log != NULL) {                                                    \
-      fprintf((r)->log, __VA_ARGS__);                                          \
-    }                                                                          \
-  } while (0)
-
-static void h_bytes(uint64_t *h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  uint64_t x = *h;
-  for (size_t i = 0; i < n; i++) {
-    x ^= b[i];
-    x *= 0x100000001b3ull;
-  }
-  *h = x;
-}
-
-static void h_u64(uint64_t *h, uint64_t v) {
-  h_bytes(h, &v, sizeof(v));
-}
-
-static void h_str(uint64_t *h, const void *p, size_t n) {
-  h_u64(h, n);
-  if (n != 0) {
-    h_bytes(h, p, n);
-  }
-}
-
-static uint64_t fnv(const void *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  h_bytes(&h, p, n);
-  return h;
-}
-
-static uint64_t rng_next(run *r) {
-  uint64_t x = r->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  r->rng = x;
-  return x;
-}
-
-static int is_tchar(uint8_t c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z')) {
-    return 1;
-  }
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_token(const char *p, size_t n) {
-  if (n == 0 || p == NULL) {
-    return 0;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (!is_tchar((uint8_t)p[i])) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
-static int lower(int c) {
-  return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int eq_ci(const char *p, size_t n, const char *lit) {
-  size_t m = strlen(lit);
-  if (n != m) {
-    return 0;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (lower((uint8_t)p[i]) != lit[i]) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
-/* The bytes [p, p+n) occur somewhere in the input. */
-static int in_input(const run *r, const void *p, size_t n) {
-  if (n == 0) {
-    return 1;
-  }
-  if (p == NULL || n > r->n) {
-    return 0;
-  }
-  return memmem(r->in, r->n, p, n) != NULL;
-}
-
-/* Does the comma-separated list |v| hold the token |tok| (any case)?
- * Returns -1 when |v| is not a list of tokens: how much of a malformed
- * Connection value an engine honours is its choice. */
-static int list_has(const char *v, size_t n, const char *tok) {
-  int found = 0;
-  size_t i = 0;
-  while (i <= n) {
-    size_t s = i;
-    while (i < n && v[i] != ',') {
-      i++;
-    }
-    size_t e = i;
-    while (s < e && (v[s] == ' ' || v[s] == '\t')) {
-      s++;
-    }
-    while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) {
-      e--;
-    }
-    if (s != e && !is_token(v + s, e - s)) {
-      return -1;
-    }
-    found |= eq_ci(v + s, e - s, tok);
-    i++;
-  }
-  return found;
-}
-
-/* Parses a Content-Length value made only of identical 1*DIGIT list
- * elements. Returns 1 and the value, or 0 when it is anything else. */
-static int parse_cl(const char *v, size_t n, uint64_t *out) {
-  int have = 0;
-  uint64_t first = 0;
-  size_t i = 0;
-  while (i <= n) {
-    size_t s = i;
-    while (i < n && v[i] != ',') {
-      i++;
-    }
-    size_t e = i;
-    while (s < e && (v[s] == ' ' || v[s] == '\t')) {
-      s++;
-    }
-    while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) {
-      e--;
-    }
-    if (s == e || e - s > 18) {
-      return 0;
-    }
-    uint64_t x = 0;
-    for (size_t k = s; k < e; k++) {
-      if (v[k] < '0' || v[k] > '9') {
-        return 0;
-      }
-      x = x * 10 + (uint64_t)(v[k] - '0');
-    }
-    if (have && x != first) {
-      return 0;
-    }
-    have = 1;
-    first = x;
-    i++;
-  }
-  *out = first;
-  return have;
-}
-
-static void check_field(const run *r, const zttp_header *h, int trailer) {
-  const char *what = trailer ? "trailer" : "header";
-  if (!is_token(h->name, h->name_len)) {
-    fail(r, "%s name is not a non-empty token (len %zu)", what, h->name_len);
-  }
-  if (h->value_len != 0 && h->value == NULL) {
-    fail(r, "%s value is NULL with length %zu", what, h->value_len);
-  }
-  for (size_t i = 0; i < h->value_len; i++) {
-    uint8_t c = (uint8_t)h->value[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      fail(r, "%s %.*s: value byte %zu is 0x%02x", what, (int)h->name_len,
-           h->name, i, c);
-    }
-  }
-  if (h->value_len != 0) {
-    uint8_t a = (uint8_t)h->value[0];
-    uint8_t z = (uint8_t)h->value[h->value_len - 1];
-    if ((a == ' ' || a == '\t' || z == ' ' || z == '\t') && !ignored("ows")) {
-      fail(r, "%s %.*s: value keeps leading or trailing whitespace [ows]", what,
-           (int)h->name_len, h->name);
-    }
-  }
-  if (!in_input(r, h->name, h->name_len)) {
-    fail(r, "%s name %.*s does not occur in the input", what, (int)h->name_len,
-         h->name);
-  }
-  if ((r->lenient & (ZTTP_LENIENT_OBS_FOLD | ZTTP_LENIENT_BARE_CR)) == 0 &&
-      !in_input(r, h->value, h->value_len)) {
-    fail(r, "%s %.*s: value does not occur in the input", what,
-         (int)h->name_len, h->name);
-  }
-}
-
-static void log_fields(const run *r, const zttp_header *f, size_t num) {
-  for (size_t i = 0; r->log != NULL && i < num; i++) {
-    fprintf(r->log, "  [%.*s] = [", (int)f[i].name_len, f[i].name);
-    for (size_t k = 0; k < f[i].value_len; k++) {
-      uint8_t c = (uint8_t)f[i].value[k];
-      fprintf(r->log, c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
-    }
-    fprintf(r->log, "]\n");
-  }
-}
-
-static void hash_fields(uint64_t *h, const zttp_header *f, size_t num) {
-  int trim = ignored("ows");
-  h_u64(h, num);
-  for (size_t i = 0; i < num; i++) {
-    const char *v = f[i].value;
-    size_t n = f[i].value_len;
-    while (trim && n != 0 && (v[0] == ' ' || v[0] == '\t')) {
-      v++;
-      n--;
-    }
-    while (trim && n != 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
-      n--;
-    }
-    h_str(h, f[i].name, f[i].name_len);
-    h_str(h, v, n);
-  }
-}
-
-/* ---- configuration ------------------------------------------------------ */
-
-static uint32_t lenient_from(uint8_t b) {
-  if (b & 1u) {
-    return (1u << 11) - 1;
-  }
-  static const uint32_t groups[7] = {
-      ZTTP_LENIENT_BARE_LF,
-      ZTTP_LENIENT_OBS_FOLD,
-      ZTTP_LENIENT_CL_AND_TE | ZTTP_LENIENT_TRANSFER_ENCODING,
-      ZTTP_LENIENT_BARE_CR | ZTTP_LENIENT_SPACE_BEFORE_COLON,
-      ZTTP_LENIENT_CONTENT_LENGTH | ZTTP_LENIENT_CONFLICTING_CONTENT_LENGTH,
-      ZTTP_LENIENT_VERSION | ZTTP_LENIENT_HOST,
-      ZTTP_LENIENT_CHUNK_SIZE,
-  };
-  uint32_t f = 0;
-  for (int i = 0; i < 7; i++) {
-    if (b & (2u << i)) {
-      f |= groups[i];
-    }
-  }
-  return f;
-}
-
-/* Limit profiles: defaults, small, tiny, and one where the input buffer is
- * exactly one head. Each row: INPUT_BUFFER, OUTPUT_BUFFER, MAX_HEADERS,
- * MAX_HEADER_BYTES, MAX_TRAILERS, MAX_TRAILER_BYTES, H1_MAX_START_LINE,
- * H1_MAX_CHUNK_EXT, H1_MAX_PIPELINE (0: keep the default). */
-static const uint64_t limit_rows[4][9] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {2048, 1024, 8, 512, 2, 64, 96, 16, 3},
-    {256, 256, 3, 160, 1, 24, 40, 2, 1},
-    {300, 512, 128, 300, 32, 300, 8192, 1024, 2},
-};
-
-static zttp_config *make_config(run *r) {
-  zttp_config *cfg = NULL;
-  if (zttp_config_new(&cfg, NULL) != 0) {
-    fail(r, "zttp_config_new failed");
-  }
-  for (uint32_t id = 1; id <= 9; id++) {
-    uint64_t v = limit_rows[r->limits][id - 1];
-    if (v != 0 && zttp_config_set_limit(cfg, id, v) != 0) {
-      fail(r, "zttp_config_set_limit(%u, %llu) refused", id,
-           (unsigned long long)v);
-    }
-  }
-  if (zttp_config_set_lenient(cfg, r->lenient) != 0) {
-    fail(r, "zttp_config_set_lenient(0x%x) refused", r->lenient);
-  }
-  if (zttp_config_get_limit(cfg, &r->max_headers, ZTTP_LIMIT_MAX_HEADERS) !=
-          0 ||
-      zttp_config_get_limit(cfg, &r->max_trailers, ZTTP_LIMIT_MAX_TRAILERS) !=
-          0 ||
-      zttp_config_get_limit(cfg, &r->max_pipeline,
-                            ZTTP_LIMIT_H1_MAX_PIPELINE) != 0) {
-    fail(r, "zttp_config_get_limit failed");
-  }
-  return cfg;
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-static void take_output(run *r) {
-  for (int round = 0; round < 4; round++) {
-    const uint8_t *p = NULL;
-    size_t n = zttp_conn_pending(r->conn, &p);
-    if (n == 0) {
-      return;
-    }
-    if (p == NULL) {
-      fail(r, "pending() returned %zu bytes at NULL", n);
-    }
-    /* Consume in two steps now and then, to exercise partial writes. */
-    size_t k = (r->salt && n > 1) ? n / 2 : n;
-    h_bytes(&r->h_out, p, k);
-    LOG(r, "  OUT %zu: %.*s\n", k, (int)k, (const char *)p);
-    if (zttp_conn_consume(r->conn, k) != 0) {
-      fail(r, "consume(%zu) of %zu pending failed", k, n);
-    }
-  }
-  const uint8_t *p = NULL;
-  size_t n = zttp_conn_pending(r->conn, &p);
-  if (n != 0) {
-    h_bytes(&r->h_out, p, n);
-    if (zttp_conn_consume(r->conn, n) != 0) {
-      fail(r, "consume(%zu) failed", n);
-    }
-  }
-  if (zttp_conn_consume(r->conn, 1) != ZTTP_ERR_INVALID_ARGUMENT) {
-    fail(r, "consume(1) with nothing pending did not fail");
-  }
-}
-
-/* ---- the poisoning rule ------------------------------------------------- */
-
-static void check_poisoned(run *r) {
-  int32_t e = r->fatal;
-  zttp_event ev;
-  uint8_t b = 'x';
-  const char *msg = NULL;
-  static const zttp_header host = {"Host", 4, "example.com", 11, 0, 0};
-  if (zttp_conn_next_event(r->conn, &ev) != e) {
-    fail(r, "next_event after fatal %d does not return it", e);
-  }
-  if (zttp_conn_receive_data(r->conn, &b, 1) != e) {
-    fail(r, "receive_data after fatal %d does not return it", e);
-  }
-  if (zttp_conn_receive_data(r->conn, NULL, 0) != e) {
-    fail(r, "receive_data(EOF) after fatal %d does not return it", e);
-  }
-  if (zttp_conn_send_request(r->conn, "GET", 3, "/", 1, &host, 1,
-                             ZTTP_SEND_FLAG_END_STREAM) != e) {
-    fail(r, "send_request after fatal %d does not return it", e);
-  }
-  if (zttp_conn_send_data(r->conn, 0, &b, 1, 0) != e) {
-    fail(r, "send_data after fatal %d does not return it", e);
-  }
-  if (zttp_conn_end_message(r->conn, 0, NULL, 0) != e) {
-    fail(r, "end_message after fatal %d does not return it", e);
-  }
-  if (zttp_conn_close(r->conn, 0, 0) != e) {
-    fail(r, "close after fatal %d does not return it", e);
-  }
-  if (zttp_conn_send_window(r->conn, 0) != e) {
-    fail(r, "send_window after fatal %d does not return it", e);
-  }
-  if (zttp_conn_last_error(r->conn, &msg, NULL, NULL) != e || msg == NULL ||
-      msg[0] == '\0') {
-    fail(r, "last_error after fatal %d does not report it with a message", e);
-  }
-  if (zttp_conn_should_close(r->conn) != 1) {
-    fail(r, "should_close is not 1 after fatal %d", e);
-  }
-}
-
-/* Every public call that starts with the poisoning rule goes through here. */
-static void note_rv(run *r, int64_t rv, const char *call) {
-  if (rv < 0 && zttp_error_is_fatal((int32_t)rv)) {
-    if (r->fatal == 0) {
-      r->fatal = (int32_t)rv;
-      LOG(r, "  FATAL %lld (%s) from %s\n", (long long)rv,
-          zttp_strerror((int32_t)rv), call);
-      /* Which fatal error is compared apart (see same_errors()). */
-      h_u64(&r->h_ev, 'X');
-      check_poisoned(r);
-    } else if (rv != r->fatal) {
-      fail(r, "%s returned fatal %lld after fatal %d", call, (long long)rv,
-           r->fatal);
-    }
-  } else if (r->fatal != 0) {
-    fail(r, "%s returned %lld on a connection poisoned by %d", call,
-         (long long)rv, r->fatal);
-  }
+static client *cli(fuzz_run *r) {
+  return (client *)r;
 }
 
 /* ---- requests ----------------------------------------------------------- */
 
-static void act(run *r, char tag, int64_t rv, int64_t want, int strict) {
-  note_rv(r, rv, "a send call");
-  h_u64(&r->h_act, (uint64_t)tag);
-  h_u64(&r->h_act, (uint64_t)rv);
-  LOG(r, "  ACT %c -> %lld\n", tag, (long long)rv);
-  if (rv == ZTTP_ERR_INVALID_FIELD || rv == ZTTP_ERR_INVALID_ARGUMENT) {
-    fail(r,
-         "call %c returned %lld for fields the harness built from valid "
-         "parts",
-         tag, (long long)rv);
-  }
-  if (strict && r->fatal == 0 && rv != want) {
-    fail(r, "call %c returned %lld, expected %lld", tag, (long long)rv,
-         (long long)want);
-  }
-  take_output(r);
-  r->progress++;
-}
-
-static int64_t send_body(run *r, const char *s, uint32_t flags) {
-  return zttp_conn_send_data(r->conn, 0, (const uint8_t *)s, strlen(s), flags);
-}
-
 /* Sends the next request of the plan. Returns 0 when the engine refused it
  * for now (the pipeline is full), 1 otherwise. */
-static int send_one(run *r, int upfront) {
-  uint8_t m = plans[r->plan][r->next_plan];
+static int send_one(fuzz_run *r, int upfront) {
+  client *c = cli(r);
+  uint8_t m = plans[c->plan][c->next_plan];
   zttp_header h[4];
   size_t nh = 0;
   static const zttp_header trailer = {"X-Sum", 5, "4", 1, 0, 0};
   const char *method = "GET", *target = "/";
   uint32_t flags = ZTTP_SEND_FLAG_END_STREAM;
-#define HDR(nm, v)                                                             \
-  do {                                                                         \
-    h[nh].name = (nm);                                                         \
-    h[nh].name_len = strlen(nm);                                               \
-    h[nh].value = (v);                                                         \
-    h[nh].value_len = strlen(v);                                               \
-    h[nh].flags = 0;                                                           \
-    h[nh].reserved = 0;                                                        \
-    nh++;                                                                      \
-  } while (0)
+#define HDR(nm, v) fuzz_add_field(h, &nh, (nm), (v), strlen(v))
   switch (m) {
   case M_HEAD:
     method = "HEAD";
@@ -606,37 +127,38 @@ static int send_one(run *r, int upfront) {
     HDR("Host", "example.com");
     break;
   default:
-    target = r->next_plan == 0 ? "/" : "/next";
+    target = c->next_plan == 0 ? "/" : "/next";
     HDR("Host", "example.com");
     HDR("Accept", "*/*");
     break;
   }
 #undef HDR
-  int strict = upfront && r->queued - r->done < r->max_pipeline;
+  int strict = upfront && c->queued - c->done < r->max_pipeline;
   int64_t rv = zttp_conn_send_request(r->conn, method, strlen(method), target,
                                       strlen(target), h, nh, flags);
   if (rv == ZTTP_ERR_INVALID_STATE && !strict) {
-    LOG(r, "  send %s refused for now\n", method);
+    FUZZ_LOG(r, "  send %s refused for now\n", method);
     return 0;
   }
-  act(r, 'S', rv, 0, strict);
-  r->next_plan++;
+  fuzz_act(r, 'S', rv, 0, strict);
+  c->next_plan++;
   if (rv < 0) {
     return 1;
   }
-  r->kinds[r->queued++] = m;
+  c->kinds[c->queued++] = m;
   if (m == M_POST_CL) {
-    act(r, 'D', send_body(r, "hello", ZTTP_SEND_FLAG_END_STREAM), 5, strict);
+    fuzz_act(r, 'D', fuzz_send_body(r, "hello", ZTTP_SEND_FLAG_END_STREAM), 5,
+             strict);
   } else if (m == M_POST_CHUNKED) {
-    act(r, 'D', send_body(r, "ab", 0), 2, strict);
-    act(r, 'D', send_body(r, "cd", 0), 2, strict);
-    act(r, 'E', zttp_conn_end_message(r->conn, 0, &trailer, 1), 0, strict);
+    fuzz_act(r, 'D', fuzz_send_body(r, "ab", 0), 2, strict);
+    fuzz_act(r, 'D', fuzz_send_body(r, "cd", 0), 2, strict);
+    fuzz_act(r, 'E', zttp_conn_end_message(r->conn, 0, &trailer, 1), 0, strict);
   }
   return 1;
 }
 
-static void send_more(run *r, int upfront) {
-  while (r->next_plan < r->planned && r->fatal == 0 && !r->upgraded &&
+static void send_more(fuzz_run *r, int upfront) {
+  while (cli(r)->next_plan < cli(r)->planned && r->fatal == 0 && !r->upgraded &&
          !r->expect_upgrade) {
     if (!send_one(r, upfront)) {
       return;
@@ -644,81 +166,56 @@ static void send_more(run *r, int upfront) {
   }
 }
 
+static void send_upfront(fuzz_run *r) {
+  send_more(r, 1);
+}
+
 /* ---- events ------------------------------------------------------------- */
 
-static void on_response(run *r, const zttp_event *ev) {
+static void on_response(fuzz_run *r, const zttp_event *ev) {
   const zttp_response_event *s = &ev->u.response;
+  client *c = cli(r);
   if (r->in_msg) {
-    fail(r, "RESPONSE inside a response body");
+    fuzz_fail(r, "RESPONSE inside a response body");
   }
-  if (r->done >= r->queued) {
-    fail(r, "RESPONSE %u with no request outstanding", s->status);
+  if (c->done >= c->queued) {
+    fuzz_fail(r, "RESPONSE %u with no request outstanding", s->status);
   }
-  uint8_t kind = r->kinds[r->done];
+  uint8_t kind = c->kinds[c->done];
   if (s->status < 100 || s->status > 599) {
-    fail(r, "status %u", s->status);
+    fuzz_fail(r, "status %u", s->status);
   }
   if (s->http_version != 10 && s->http_version != 11) {
-    fail(r, "http_version %u", s->http_version);
+    fuzz_fail(r, "http_version %u", s->http_version);
   }
   if (s->reason.len != 0 &&
-      (s->reason.base == NULL || !in_input(r, s->reason.base, s->reason.len))) {
-    fail(r, "reason does not occur in the input");
+      (s->reason.base == NULL ||
+       !fuzz_in_input(r, s->reason.base, s->reason.len))) {
+    fuzz_fail(r, "reason does not occur in the input");
   }
   for (size_t i = 0; i < s->reason.len; i++) {
-    uint8_t c = (uint8_t)s->reason.base[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      fail(r, "reason byte %zu is 0x%02x", i, c);
+    uint8_t ch = (uint8_t)s->reason.base[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+      fuzz_fail(r, "reason byte %zu is 0x%02x", i, ch);
     }
   }
-  if (s->num_headers > r->max_headers) {
-    fail(r, "%zu headers, limit %llu", s->num_headers,
-         (unsigned long long)r->max_headers);
-  }
-  if (s->num_headers != 0 && s->headers == NULL) {
-    fail(r, "headers NULL with num_headers %zu", s->num_headers);
-  }
-  if ((ev->flags & ~(ZTTP_EVENT_FLAG_END_STREAM | ZTTP_EVENT_FLAG_UPGRADE |
-                     ZTTP_EVENT_FLAG_CLOSE)) != 0) {
-    fail(r, "unknown response flags 0x%x", ev->flags);
-  }
-  size_t cls = 0, tes = 0;
-  int cl_ok = 1, conn_close = 0, conn_keep = 0, conn_odd = 0;
-  uint64_t cl = 0;
-  for (size_t i = 0; i < s->num_headers; i++) {
-    const zttp_header *h = &s->headers[i];
-    check_field(r, h, 0);
-    if (eq_ci(h->name, h->name_len, "content-length")) {
-      uint64_t v = 0;
-      if (!parse_cl(h->value, h->value_len, &v) || (cls != 0 && v != cl)) {
-        cl_ok = 0;
-      }
-      cl = v;
-      cls++;
-    } else if (eq_ci(h->name, h->name_len, "transfer-encoding")) {
-      tes++;
-    } else if (eq_ci(h->name, h->name_len, "connection")) {
-      int c = list_has(h->value, h->value_len, "close");
-      int k = list_has(h->value, h->value_len, "keep-alive");
-      if (c < 0) {
-        conn_odd = 1;
-      } else {
-        conn_close |= c;
-        conn_keep |= k;
-      }
-    }
-  }
-  h_u64(&r->h_ev, 'R');
-  h_u64(&r->h_ev, ev->flags);
-  h_u64(&r->h_ev, s->status);
-  h_u64(&r->h_ev, s->http_version);
-  h_str(&r->h_ev, s->reason.base, s->reason.len);
-  hash_fields(&r->h_ev, s->headers, s->num_headers);
-  LOG(r,
+  fuzz_framing fr;
+  fuzz_check_head(r, ev->flags,
+                  ZTTP_EVENT_FLAG_END_STREAM | ZTTP_EVENT_FLAG_UPGRADE |
+                      ZTTP_EVENT_FLAG_CLOSE,
+                  s->headers, s->num_headers, &fr);
+  fuzz_hash_u64(&r->h_ev, 'R');
+  fuzz_hash_u64(&r->h_ev, ev->flags);
+  fuzz_hash_u64(&r->h_ev, s->status);
+  fuzz_hash_u64(&r->h_ev, s->http_version);
+  fuzz_hash_str(&r->h_ev, s->reason.base, s->reason.len);
+  fuzz_hash_fields(&r->h_ev, s->headers, s->num_headers);
+  FUZZ_LOG(
+      r,
       "RESPONSE %u v%u [%.*s] flags 0x%x headers %zu (request %zu, kind %u)\n",
       s->status, s->http_version, (int)s->reason.len, s->reason.base, ev->flags,
-      s->num_headers, r->done, kind);
-  log_fields(r, s->headers, s->num_headers);
+      s->num_headers, c->done, kind);
+  fuzz_log_fields(r, s->headers, s->num_headers);
 
   if (s->status < 200) {
     if (s->status == 101) {
@@ -735,402 +232,103 @@ static void on_response(run *r, const zttp_event *ev) {
   int eof_body = 0;
   if (bodyless) {
     if (!es) {
-      fail(r, "bodyless response (status %u, kind %u) not flagged END_STREAM",
-           s->status, kind);
+      fuzz_fail(r,
+                "bodyless response (status %u, kind %u) not flagged "
+                "END_STREAM",
+                s->status, kind);
     }
-  } else if (tes != 0) {
+  } else if (fr.tes != 0) {
     if (es) {
-      fail(r, "response with Transfer-Encoding flagged END_STREAM");
+      fuzz_fail(r, "response with Transfer-Encoding flagged END_STREAM");
     }
-  } else if (cls != 0) {
-    if (cl_ok && es != (cl == 0)) {
-      fail(r, "Content-Length %llu but END_STREAM %d", (unsigned long long)cl,
-           es);
+  } else if (fr.cls != 0) {
+    if (fr.cl_ok && es != (fr.cl == 0)) {
+      fuzz_fail(r, "Content-Length %llu but END_STREAM %d",
+                (unsigned long long)fr.cl, es);
     }
   } else {
     eof_body = 1;
     if (es) {
-      fail(r, "read-until-close response flagged END_STREAM");
+      fuzz_fail(r, "read-until-close response flagged END_STREAM");
     }
   }
-  int closes = conn_close || eof_body ||
-               (s->http_version == 10 && !conn_keep && !conn_odd);
+  int closes = fr.conn_close || eof_body ||
+               (s->http_version == 10 && !fr.conn_keep && !fr.conn_odd);
   if (closes && !(ev->flags & ZTTP_EVENT_FLAG_CLOSE)) {
-    fail(r, "response that closes the connection is not flagged CLOSE");
+    fuzz_fail(r, "response that closes the connection is not flagged CLOSE");
   }
-  r->in_msg = 1;
-  r->msg_end_stream = es;
+  fuzz_start_body(r, es, !bodyless && fr.tes != 0,
+                  !bodyless && fr.tes == 0 && fr.cls != 0 && fr.cl_ok, fr.cl);
   r->msg_eof = eof_body;
-  r->msg_chunked = !bodyless && tes != 0;
-  r->cl_known = !bodyless && tes == 0 && cls != 0 && cl_ok;
-  r->cl = cl;
-  r->body_len = 0;
-  r->body_hash = 0xcbf29ce484222325ull;
 }
 
-static void on_end(run *r, const zttp_event *ev) {
-  const zttp_end_event *e = &ev->u.end;
+static void on_end(fuzz_run *r, const zttp_event *ev) {
   if (!r->in_msg) {
-    fail(r, "END_MESSAGE without a final RESPONSE");
+    fuzz_fail(r, "END_MESSAGE without a final RESPONSE");
   }
-  if (e->num_trailers > r->max_trailers) {
-    fail(r, "%zu trailers, limit %llu", e->num_trailers,
-         (unsigned long long)r->max_trailers);
-  }
-  if (e->num_trailers != 0 && (e->trailers == NULL || !r->msg_chunked)) {
-    fail(r, "trailers on a message that is not chunked");
-  }
-  for (size_t i = 0; i < e->num_trailers; i++) {
-    check_field(r, &e->trailers[i], 1);
-  }
-  if (r->cl_known && r->body_len != r->cl) {
-    fail(r, "body of %llu bytes, Content-Length %llu",
-         (unsigned long long)r->body_len, (unsigned long long)r->cl);
-  }
-  if (r->msg_eof && !r->eof_sent) {
-    fail(r, "read-until-close body ended before EOF");
-  }
-  h_u64(&r->h_ev, 'E');
-  h_u64(&r->h_ev, ev->flags);
-  h_u64(&r->h_ev, r->body_len);
-  h_u64(&r->h_ev, r->body_hash);
-  hash_fields(&r->h_ev, e->trailers, e->num_trailers);
-  LOG(r, "END body %llu trailers %zu\n", (unsigned long long)r->body_len,
-      e->num_trailers);
-  log_fields(r, e->trailers, e->num_trailers);
-  r->in_msg = 0;
-  r->done++;
+  fuzz_end_message(r, ev);
+  cli(r)->done++;
   send_more(r, 0);
 }
 
-static void on_event(run *r, const zttp_event *ev) {
-  if (++r->events > r->max_events) {
-    fail(r, "more than %zu events from %zu bytes", r->max_events, r->n);
-  }
-  if (r->closed) {
-    fail(r, "event %u after CONNECTION_CLOSED", ev->kind);
-  }
-  if (r->upgraded) {
-    fail(r, "event %u after UPGRADE", ev->kind);
-  }
-  if (ev->stream_id != 0) {
-    fail(r, "event %u on stream %lld", ev->kind, (long long)ev->stream_id);
-  }
-  if (r->expect_upgrade && ev->kind != ZTTP_EVENT_UPGRADE) {
-    fail(r, "event %u instead of UPGRADE after the 101 / 2xx", ev->kind);
-  }
+static void on_event(fuzz_run *r, const zttp_event *ev) {
   switch (ev->kind) {
   case ZTTP_EVENT_RESPONSE:
     on_response(r, ev);
     break;
-  case ZTTP_EVENT_DATA: {
-    const zttp_data_event *d = &ev->u.data;
-    if (!r->in_msg || r->msg_end_stream) {
-      fail(r, "DATA outside a response body");
-    }
-    if (d->len == 0 || d->data == NULL) {
-      fail(r, "empty DATA");
-    }
-    if (!in_input(r, d->data, d->len)) {
-      fail(r, "DATA bytes (%zu) do not occur in the input", d->len);
-    }
-    r->body_len += d->len;
-    h_bytes(&r->body_hash, d->data, d->len);
-    LOG(r, "DATA %zu\n", d->len);
-    break;
-  }
   case ZTTP_EVENT_END_MESSAGE:
     on_end(r, ev);
     break;
-  case ZTTP_EVENT_CONNECTION_CLOSED:
-    if (r->in_msg || !r->eof_sent) {
-      fail(r, "CONNECTION_CLOSED inside a message or before EOF");
-    }
-    r->closed = 1;
-    h_u64(&r->h_ev, 'C');
-    h_u64(&r->h_ev, (uint64_t)(int64_t)ev->u.closed.error);
-    LOG(r, "CLOSED %d\n", ev->u.closed.error);
+  case ZTTP_EVENT_UPGRADE:
+    fuzz_on_event(r, ev);
+    cli(r)->done++;
     break;
-  case ZTTP_EVENT_UPGRADE: {
-    const zttp_data_event *d = &ev->u.data;
-    if (!r->expect_upgrade) {
-      fail(r, "UPGRADE without a 101 or 2xx to CONNECT");
-    }
-    if (d->len != 0 && d->data == NULL) {
-      fail(r, "UPGRADE data NULL");
-    }
-    if (d->len > r->pos ||
-        (d->len != 0 && memcmp(d->data, r->in + r->pos - d->len, d->len))) {
-      fail(r,
-           "UPGRADE data (%zu bytes) is not the input taken after the "
-           "response",
-           d->len);
-    }
-    r->upgraded = 1;
-    r->expect_upgrade = 0;
-    r->done++;
-    h_u64(&r->h_ev, 'U');
-    h_u64(&r->h_ev, r->n - (r->pos - d->len));
-    h_bytes(&r->h_ev, r->in + r->pos - d->len, r->n - (r->pos - d->len));
-    LOG(r, "UPGRADE %zu buffered, %zu tunnel bytes\n", d->len,
-        r->n - (r->pos - d->len));
-    break;
-  }
   default:
-    fail(r, "event kind %u from an HTTP/1.1 client", ev->kind);
-  }
-  take_output(r);
-}
-
-static void drain(run *r) {
-  for (;;) {
-    if (r->fatal != 0) {
-      return;
-    }
-    zttp_event ev;
-    int32_t rv = zttp_conn_next_event(r->conn, &ev);
-    if (rv < 0) {
-      if (!zttp_error_is_fatal(rv)) {
-        fail(r, "next_event returned non-fatal %d", rv);
-      }
-      note_rv(r, rv, "next_event");
-      return;
-    }
-    note_rv(r, rv, "next_event");
-    if (rv == 0) {
-      if (ev.kind != ZTTP_EVENT_NEED_DATA) {
-        fail(r, "next_event returned 0 with kind %u", ev.kind);
-      }
-      if (r->expect_upgrade) {
-        fail(r, "no UPGRADE event after the 101 / 2xx to CONNECT");
-      }
-      return;
-    }
-    if (rv != 1) {
-      fail(r, "next_event returned %d", rv);
-    }
-    on_event(r, &ev);
-    r->progress++;
-  }
-}
-/* ---- feeding ------------------------------------------------------------ */
-
-static size_t next_piece(run *r) {
-  size_t left = r->n - r->pos;
-  size_t k;
-  if (r->whole) {
-    return left;
-  }
-  switch (r->split) {
-  case 0:
-    k = 1;
+    fuzz_on_event(r, ev);
     break;
-  case 1:
-    k = 2;
-    break;
-  case 2:
-    k = 3;
-    break;
-  case 3:
-    k = 7;
-    break;
-  case 4:
-    k = 1 + rng_next(r) % 16;
-    break;
-  case 5:
-    k = 1 + rng_next(r) % 512;
-    break;
-  case 6: { /* end every piece right after a CR or LF, or the byte before */
-    k = 1;
-    while (r->pos + k < r->n) {
-      uint8_t c = r->in[r->pos + k - 1];
-      uint8_t d = r->in[r->pos + k];
-      if (c == '\n' || c == '\r' || d == '\r') {
-        break;
-      }
-      k++;
-    }
-    break;
-  }
-  default: /* two pieces */
-    k = r->pos == 0 ? (size_t)(rng_next(r) % (r->n + 1)) : left;
-    if (k == 0) {
-      k = 1;
-    }
-    break;
-  }
-  return k < left ? k : left;
-}
-
-static void feed(run *r) {
-  while (r->pos < r->n) {
-    size_t end = r->pos + next_piece(r);
-    while (r->pos < end) {
-      if (r->fatal != 0 || r->upgraded || r->closed) {
-        return;
-      }
-      int64_t took =
-          zttp_conn_receive_data(r->conn, r->in + r->pos, end - r->pos);
-      LOG(r, "  receive_data(%zu) -> %lld\n", end - r->pos, (long long)took);
-      note_rv(r, took, "receive_data");
-      if (took < 0) {
-        if (!zttp_error_is_fatal((int32_t)took)) {
-          fail(r, "receive_data returned non-fatal %lld while reading",
-               (long long)took);
-        }
-        return;
-      }
-      if ((size_t)took > end - r->pos) {
-        fail(r, "receive_data took %lld of %zu", (long long)took, end - r->pos);
-      }
-      r->pos += (size_t)took;
-      size_t before = r->progress;
-      drain(r);
-      if (took == 0 && r->progress == before) {
-        LOG(r, "  stalled with %zu bytes left\n", r->n - r->pos);
-        return;
-      }
-    }
   }
 }
 
-static void run_one(run *r) {
-  zttp_config *cfg = make_config(r);
-  if (zttp_conn_new(&r->conn, cfg, ZTTP_CLIENT, ZTTP_HTTP1) != 0) {
-    fail(r, "zttp_conn_new failed");
-  }
-  zttp_config_free(cfg);
-  r->max_events = 3 * r->n + 16;
-  r->h_ev = r->h_act = r->h_out = 0xcbf29ce484222325ull;
-  r->rng = fnv(r->in, r->n) | 1;
+/* ---- the poisoning rule ------------------------------------------------- */
 
-  send_more(r, 1);
-  feed(r);
-  if (r->upgraded && r->fatal == 0) {
-    uint8_t b = r->pos < r->n ? r->in[r->pos] : 'x';
-    if (zttp_conn_receive_data(r->conn, &b, 1) != ZTTP_ERR_INVALID_STATE ||
-        zttp_conn_receive_data(r->conn, NULL, 0) != ZTTP_ERR_INVALID_STATE) {
-      fail(r, "receive_data after UPGRADE is not INVALID_STATE");
-    }
-  } else if (r->fatal == 0) {
-    int64_t rv = zttp_conn_receive_data(r->conn, NULL, 0);
-    note_rv(r, rv, "receive_data(EOF)");
-    LOG(r, "  EOF -> %lld\n", (long long)rv);
-    if (rv != 0 && !zttp_error_is_fatal((int32_t)rv)) {
-      fail(r, "receive_data(EOF) returned %lld", (long long)rv);
-    }
-    r->eof_sent = 1;
-    drain(r);
-  }
-  if (r->eof_sent && r->fatal == 0 && !r->closed) {
-    if (!ignored("eof")) {
-      fail(r, "EOF gave neither CONNECTION_CLOSED nor an error [eof]");
-    }
-    r->silent_eof = 1;
-  }
-  if (r->fatal != 0) {
-    check_poisoned(r);
-  } else {
-    zttp_event ev;
-    if (r->in_msg && r->eof_sent && !ignored("eof")) {
-      fail(r, "EOF inside a response body gave no error [eof]");
-    }
-    if (zttp_conn_next_event(r->conn, &ev) != 0 ||
-        ev.kind != ZTTP_EVENT_NEED_DATA) {
-      fail(r, "the connection produced an event after going quiet");
-    }
-    if (r->closed) {
-      uint8_t b = 'x';
-      if (zttp_conn_receive_data(r->conn, &b, 1) != ZTTP_ERR_INVALID_STATE) {
-        fail(r, "receive_data after EOF is not INVALID_STATE");
-      }
-      if (zttp_conn_should_close(r->conn) != 1) {
-        fail(r, "should_close is not 1 after the peer's EOF");
-      }
-    }
-  }
-  take_output(r);
-  zttp_conn_free(r->conn);
-  r->conn = NULL;
+static void poisoned_sends(fuzz_run *r) {
+  uint8_t b = 'x';
+  static const zttp_header host = {"Host", 4, "example.com", 11, 0, 0};
+  fuzz_poisoned(r,
+                zttp_conn_send_request(r->conn, "GET", 3, "/", 1, &host, 1,
+                                       ZTTP_SEND_FLAG_END_STREAM),
+                "send_request");
+  fuzz_poisoned(r, zttp_conn_send_data(r->conn, 0, &b, 1, 0), "send_data");
+  fuzz_poisoned(r, zttp_conn_end_message(r->conn, 0, NULL, 0), "end_message");
+  fuzz_poisoned(r, zttp_conn_close(r->conn, 0, 0), "close");
+  fuzz_poisoned(r, zttp_conn_send_window(r->conn, 0), "send_window");
 }
 
-static void setup(run *r, const uint8_t *data, size_t size, int whole) {
-  memset(r, 0, sizeof(*r));
-  r->in = data + 2;
-  r->n = size - 2;
-  r->whole = whole;
-  r->split = data[0] & 7u;
-  r->limits = (data[0] >> 3) & 3u;
-  r->plan = (data[0] >> 5) & 7u;
-  r->planned = plans[r->plan][MAX_PLAN];
-  r->salt = (uint32_t)(fnv(data, size) >> 11) & 1u;
-  r->lenient = lenient_from(data[1]);
+/* ---- the target --------------------------------------------------------- */
+
+static void setup(fuzz_run *r, const uint8_t *data, size_t size) {
+  client *c = cli(r);
+  c->plan = (data[0] >> 5) & 7u;
+  c->planned = plans[c->plan][MAX_PLAN];
+  r->salt = (uint32_t)(fuzz_fnv(data, size) >> 11) & 1u;
 }
 
-static run runs[2];
-
-static int is_limit_error(int32_t e) {
-  return e <= ZTTP_ERR_LIMIT_START_LINE && e >= ZTTP_ERR_LIMIT_INPUT_BUFFER;
+static void describe(const fuzz_run *r, FILE *f) {
+  fprintf(f, "plan %u", ((const client *)r)->plan);
 }
 
-/* Both runs failed, or neither did, with the same code. The code may differ
- * when several rules break at once and the pieces decide which is seen
- * first (e.g. a bad target byte past the start-line limit): that is only
- * fatal with ZTTP_FUZZ_STRICT_ERRORS=1. */
-static int same_errors(const run *w, const run *s) {
-  static int strict = -1;
-  if (strict < 0) {
-    strict = getenv("ZTTP_FUZZ_STRICT_ERRORS") != NULL;
-  }
-  return w->fatal == s->fatal || (!strict && w->fatal != 0 && s->fatal != 0);
-}
+static const fuzz_ops ops = {
+    .name = "h1_client",
+    .role = ZTTP_CLIENT,
+    .run_size = sizeof(client),
+    .setup = setup,
+    .describe = describe,
+    .start = send_upfront,
+    .on_event = on_event,
+    .poisoned_sends = poisoned_sends,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 2) {
-    return 0;
-  }
-  run *w = &runs[0];
-  run *s = &runs[1];
-  FILE *log = getenv("ZTTP_FUZZ_LOG") != NULL ? stderr : NULL;
-  setup(w, data, size, 1);
-  w->log = log;
-  if (log != NULL) {
-    fprintf(log, "---- fed whole\n");
-  }
-  run_one(w);
-  setup(s, data, size, 0);
-  s->log = log;
-  if (log != NULL) {
-    fprintf(log, "---- fed in pieces\n");
-  }
-  run_one(s);
-  if (w->silent_eof || s->silent_eof) {
-    return 0;
-  }
-  /* [limit]: a limit that one feed hits and the other does not. */
-  if (ignored("limit") &&
-      (is_limit_error(w->fatal) || is_limit_error(s->fatal))) {
-    return 0;
-  }
-  int same_ev = w->h_ev == s->h_ev && same_errors(w, s);
-  int same_act = w->h_act == s->h_act && w->h_out == s->h_out;
-  if (!same_ev || !same_act) {
-    fprintf(stderr,
-            "split %u limits %u plan %u lenient 0x%x: events %s, "
-            "calls/output %s\n",
-            w->split, w->limits, w->plan, w->lenient,
-            same_ev ? "same" : "DIFFER", same_act ? "same" : "DIFFER");
-    setup(w, data, size, 1);
-    w->log = stderr;
-    fprintf(stderr, "---- fed whole\n");
-    run_one(w);
-    setup(s, data, size, 0);
-    s->log = stderr;
-    fprintf(stderr, "---- fed in pieces\n");
-    run_one(s);
-    if (!same_ev || !same_act) {
-      fail(NULL, "the transcripts of the whole and the split feed differ");
-    }
-  }
-  return 0;
+  static client runs[2];
+  return fuzz_one_input(&ops, &runs[0].b, &runs[1].b, data, size);
 }
