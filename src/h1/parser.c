@@ -131,11 +131,13 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
       break;
     }
     size_t pos = (size_t)(lf - buf);
+    if (pos + 1 > max_bytes) {
+      /* Lines are judged only within the size limit, as they would be if
+       * the bytes came one at a time: that limit fires first. */
+      break;
+    }
     size_t line_len = pos - line_start;
     if (line_len == 0 || (line_len == 1 && buf[line_start] == '\r')) {
-      if (pos + 1 > max_bytes) {
-        break;
-      }
       return 1;
     }
     if (!trailers && line_start == 0) {
@@ -158,7 +160,8 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
   }
   /* Still no empty line: a section (or start line) that is complete at
    * exactly the limit would have ended in the LF at its last byte. */
-  if (!trailers && line_start == 0 && len >= max_start) {
+  if (!trailers && line_start == 0 && len >= max_start &&
+      max_start <= max_bytes) {
     return fail(p, ZTTP_ERR_LIMIT_START_LINE,
                 "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
   }

@@ -358,8 +358,37 @@ static void test_fuzz_te_quoted_pair_at_end(void **state) {
   split_same(0, NULL, 0, in, sizeof(in) - 1, "ERROR BAD_TRANSFER_ENCODING\n");
 }
 
+/* With both the field count and the section size over their limits, the
+ * error depended on the split (whole: the count, byte by byte: the size).
+ * Lines are judged only within the size limit. */
+static void test_fuzz_count_and_size_limits_same_error(void **state) {
+  (void)state;
+  static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n"
+                           "C: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\n\r\n";
+  split_same(
+      0,
+      H_LIMITS({ZTTP_LIMIT_MAX_HEADERS, 6}, {ZTTP_LIMIT_MAX_HEADER_BYTES, 40}),
+      0, in, sizeof(in) - 1, "ERROR LIMIT_HEADER_BYTES\n");
+}
+
+/* The same for trailers. */
+static void test_fuzz_trailer_limits_same_error(void **state) {
+  (void)state;
+  static const char in[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n0\r\n"
+                           "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n";
+  split_same(0,
+             H_LIMITS({ZTTP_LIMIT_MAX_TRAILERS, 3},
+                      {ZTTP_LIMIT_MAX_TRAILER_BYTES, 16}),
+             0, in, sizeof(in) - 1, "ERROR LIMIT_TRAILER_BYTES\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(
+          test_fuzz_count_and_size_limits_same_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fuzz_trailer_limits_same_error,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_fuzz_fold_line_is_not_the_start_line,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_fuzz_te_quoted_pair_at_end, setup,
