@@ -229,7 +229,11 @@ typedef struct zttp_config zttp_config;
  */
 enum zttp_limit {
   /** Bytes of received data the connection buffers (HTTP/1.1: one head
-   * must fit, so it must be at least MAX_HEADER_BYTES). Default 131072. */
+   * must fit, so it must be at least MAX_HEADER_BYTES and
+   * MAX_TRAILER_BYTES). When it is full, zttp_conn_receive_data() takes
+   * less; an element that can never fit (a chunk-size line with long
+   * extensions, say) fails with ZTTP_ERR_LIMIT_INPUT_BUFFER. Default
+   * 131072. */
   ZTTP_LIMIT_INPUT_BUFFER = 1,
   /** Bytes of pending output the connection holds before send calls
    * answer ZTTP_ERR_BUFFER_FULL or take less. Default 262144. */
