@@ -708,8 +708,7 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
       }
       h->flags |= ZTTP_H1_F_FORCE_CLOSE;
     }
-    int ok = !hs->te.invalid && hs->te.chunked_last &&
-             hs->te.chunked_count == 1 && h->version == 11;
+    int ok = zttp_h1_te_chunked(&hs->te) && h->version == 11;
     if (!ok) {
       if (!LENIENT(p, TRANSFER_ENCODING) || hs->te.chunked_count == 0) {
         return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
@@ -738,8 +737,8 @@ static int32_t response_framing(zttp_h1_parser *p, zttp_h1_head *h,
     }
     h->flags |= ZTTP_H1_F_FORCE_CLOSE;
   }
-  if (hs->te.present && (hs->te.invalid || hs->te.chunked_count > 1 ||
-                         (hs->te.chunked_count == 1 && !hs->te.chunked_last))) {
+  if (hs->te.present && (hs->te.invalid || (hs->te.chunked_count > 0 &&
+                                            !zttp_h1_te_chunked(&hs->te)))) {
     if (!LENIENT(p, TRANSFER_ENCODING)) {
       return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
                   "chunked is not the final coding, or repeated");
