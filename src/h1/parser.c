@@ -81,6 +81,16 @@ static inline int name_is(const uint8_t *a, const char *lower, size_t n) {
       return 0;
     }
   }
+  if (i + 4 <= n) {
+    uint32_t x;
+    uint32_t y;
+    memcpy(&x, a + i, 4);
+    memcpy(&y, lower + i, 4);
+    if ((x | 0x20202020u) != y) {
+      return 0;
+    }
+    i += 4;
+  }
   for (; i < n; i++) {
     if ((a[i] | 0x20) != (uint8_t)lower[i]) {
       return 0;
@@ -302,8 +312,9 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
 /* Parses field lines from |*pos| up to and including the empty line.
  * Returns 0 with *num_fields set, INCOMPLETE, or an error. |hs| is NULL for
  * trailers. */
-static int32_t parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len,
-                            size_t *pos, size_t *num_fields, head_state *hs) {
+static inline __attribute__((always_inline)) int32_t
+parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
+             size_t *num_fields, head_state *hs) {
   const uint8_t *end = buf + len;
   uint8_t *s = buf + *pos;
   size_t n = 0;
