@@ -471,7 +471,8 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_EVENT_FLAG_END_STREAM 0x1u
 /** The request carries Expect: 100-continue. */
 #define ZTTP_EVENT_FLAG_EXPECT_CONTINUE 0x2u
-/** The request asks to switch protocols (Upgrade), or is a CONNECT. */
+/** The request asks to switch protocols (an HTTP/1.1 Upgrade field with
+ * the "upgrade" connection option, RFC 9110 §7.8), or is a CONNECT. */
 #define ZTTP_EVENT_FLAG_UPGRADE 0x4u
 /** The connection closes after this exchange (HTTP/1.1). */
 #define ZTTP_EVENT_FLAG_CLOSE 0x8u
@@ -622,6 +623,7 @@ ZTTP_EXTERN int32_t zttp_conn_next_event(zttp_conn *conn, zttp_event *ev);
  * accept leading :scheme, :authority and :protocol entries). Framing: a
  * Content-Length or Transfer-Encoding: chunked header is honoured; without
  * either, HTTP/1.1 uses chunked unless |flags| has ZTTP_SEND_FLAG_END_STREAM.
+ * A CONNECT request carries no content: its message ends with the head.
  * Returns the new stream id (HTTP/1.1: 0), or ZTTP_ERR_INVALID_FIELD (a
  * byte or field the serializer refuses; nothing is queued),
  * ZTTP_ERR_INVALID_STATE (wrong role, the previous request's body is not
