@@ -29,7 +29,9 @@ static const limit_info limit_table[ZTTP_LIMIT_COUNT] = {
     [ZTTP_LIMIT_H1_MAX_PIPELINE] = {32, 1, 1024},
 };
 
-#define LENIENT_ALL ((1u << 11) - 1)
+/* Every enum zttp_lenient bit: the bits are contiguous from bit 0, and
+ * ZTTP_LENIENT_CHUNK_SIZE is the last one. */
+#define LENIENT_ALL ((ZTTP_LENIENT_CHUNK_SIZE << 1) - 1)
 
 static void settings_default(zttp_settings *s) {
   memset(s, 0, sizeof(*s));

@@ -33,7 +33,6 @@ struct zttp_config {
  * poisoning rule. A NULL entry means the call is invalid for this protocol
  * (ZTTP_ERR_INVALID_STATE from conn.c). */
 typedef struct zttp_engine_vtbl {
-  uint32_t protocol;
   /* Bytes of engine state for |settings|; conn.c allocates them zeroed in
    * the same block as the connection and points conn->engine at them. */
   size_t (*state_size)(const zttp_settings *settings);

@@ -43,7 +43,7 @@ static void zp_open(zp_ctx *c, const zttp_config *cfg, int is_response) {
  * buf + off .. buf + avail with avail growing one piece at a time. */
 BENCH_INLINE int zp_iter(zttp_h1_parser *p, const workload *w, out *o,
                          const int V) {
-  const uint8_t *buf = w->buf;
+  uint8_t *buf = w->buf;
   const size_t len = w->len;
   const size_t piece = w->piece;
   size_t off = 0;

@@ -12,13 +12,12 @@
 #include "h1/writer.h"
 
 /* Per-request flags (one ring entry). */
-#define TXN_HEAD 0x01u      /* method HEAD */
-#define TXN_CONNECT 0x02u   /* method CONNECT */
-#define TXN_UPGRADE 0x04u   /* Upgrade requested */
-#define TXN_CLOSE 0x08u     /* the connection closes after this exchange */
-#define TXN_V10 0x10u       /* HTTP/1.0 request */
-#define TXN_KEEPALIVE 0x20u /* HTTP/1.0 request that asked for keep-alive */
-#define TXN_EXPECT 0x40u    /* Expect: 100-continue, no 100 sent yet */
+#define TXN_HEAD 0x01u    /* method HEAD */
+#define TXN_CONNECT 0x02u /* method CONNECT */
+#define TXN_UPGRADE 0x04u /* Upgrade requested */
+#define TXN_CLOSE 0x08u   /* the connection closes after this exchange */
+#define TXN_V10 0x10u     /* HTTP/1.0 request */
+#define TXN_EXPECT 0x40u  /* Expect: 100-continue, no 100 sent yet */
 
 /* Outgoing message body states. */
 enum {
@@ -184,10 +183,8 @@ static void server_head(h1_engine *e, const zttp_h1_head *h, zttp_event *ev) {
     flags |= TXN_EXPECT;
   }
   if (h->version == 10) {
+    /* Without keep-alive it also has TXN_CLOSE (RFC 9112 §9.3). */
     flags |= TXN_V10;
-    if (h->flags & ZTTP_H1_F_KEEP_ALIVE) {
-      flags |= TXN_KEEPALIVE;
-    }
   }
   ring_push(e, flags);
   e->upgrade_decision = UPG_UNDECIDED;
@@ -319,7 +316,8 @@ static int32_t h1_next_event(zttp_conn *conn, zttp_event *ev) {
       return 0;
     }
   }
-  static const uint8_t empty[1];
+  /* Never written: the parser rewrites only bytes it was given. */
+  static uint8_t empty[1];
   zttp_h1_item item;
   size_t avail = zttp_buf_len(&e->in);
   int64_t n = zttp_h1_parse(
@@ -973,7 +971,6 @@ static int32_t h1_consume(zttp_conn *conn, size_t len) {
 }
 
 const zttp_engine_vtbl zttp_h1_engine = {
-    .protocol = ZTTP_HTTP1,
     .state_size = h1_state_size,
     .init = h1_init,
     .free = h1_free,

@@ -1089,16 +1089,34 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
 
 /* ---- the item loop */
 
+/* The message ended without trailers: an END item, then the next head. */
+static inline void end_item(zttp_h1_parser *p, zttp_h1_item *item) {
+  item->kind = ZTTP_H1_ITEM_END;
+  item->trailers = NULL;
+  item->num_trailers = 0;
+  p->state = ST_HEAD;
+}
+
+/* A span of a Content-Length body or of a chunk (|n| > 0). Returns the
+ * bytes taken. */
+static inline size_t body_span(zttp_h1_parser *p, zttp_h1_item *item,
+                               const uint8_t *s, size_t n) {
+  size_t take = n < p->remaining ? n : (size_t)p->remaining;
+  p->remaining -= take;
+  if (p->remaining == 0) {
+    p->state = p->state == ST_BODY_LENGTH ? ST_END : ST_CHUNK_CRLF;
+  }
+  item->kind = ZTTP_H1_ITEM_DATA;
+  item->data = s;
+  item->len = take;
+  return take;
+}
+
 /* Every state; zttp_h1_parse() handles the two cheapest ones itself, so
  * that an END or a span of a Content-Length body does not pay for the
  * frame this function needs. */
-static __attribute__((noinline)) int64_t parse_item(zttp_h1_parser *p,
-                                                    zttp_h1_item *item,
-                                                    const uint8_t *cbuf,
-                                                    size_t len) {
-  /* The parser rewrites bytes in place only for lenient repairs (obs-fold,
-   * bare CR), in the caller's own buffer. */
-  uint8_t *buf = (uint8_t *)(uintptr_t)cbuf;
+static __attribute__((noinline)) int64_t
+parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
   size_t off = 0;
   for (;;) {
     uint8_t *s = buf + off;
@@ -1130,26 +1148,11 @@ static __attribute__((noinline)) int64_t parse_item(zttp_h1_parser *p,
       return (int64_t)off + r;
     }
     case ST_END:
-      item->kind = ZTTP_H1_ITEM_END;
-      item->trailers = NULL;
-      item->num_trailers = 0;
-      p->state = ST_HEAD;
+      end_item(p, item);
       return (int64_t)off;
     case ST_BODY_LENGTH:
-    case ST_CHUNK_DATA: {
-      if (n == 0) {
-        return (int64_t)off;
-      }
-      size_t take = n < p->remaining ? n : (size_t)p->remaining;
-      p->remaining -= take;
-      if (p->remaining == 0) {
-        p->state = p->state == ST_BODY_LENGTH ? ST_END : ST_CHUNK_CRLF;
-      }
-      item->kind = ZTTP_H1_ITEM_DATA;
-      item->data = s;
-      item->len = take;
-      return (int64_t)(off + take);
-    }
+    case ST_CHUNK_DATA:
+      return n == 0 ? (int64_t)off : (int64_t)(off + body_span(p, item, s, n));
     case ST_BODY_EOF:
       if (n == 0) {
         return (int64_t)off;
@@ -1198,26 +1201,15 @@ static __attribute__((noinline)) int64_t parse_item(zttp_h1_parser *p,
   }
 }
 
-int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, const uint8_t *buf,
+int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
                       size_t len) {
   item->kind = ZTTP_H1_ITEM_NONE;
   if (p->state == ST_END) {
-    item->kind = ZTTP_H1_ITEM_END;
-    item->trailers = NULL;
-    item->num_trailers = 0;
-    p->state = ST_HEAD;
+    end_item(p, item);
     return 0;
   }
   if (p->state == ST_BODY_LENGTH && len != 0) {
-    size_t take = len < p->remaining ? len : (size_t)p->remaining;
-    p->remaining -= take;
-    if (p->remaining == 0) {
-      p->state = ST_END;
-    }
-    item->kind = ZTTP_H1_ITEM_DATA;
-    item->data = buf;
-    item->len = take;
-    return (int64_t)take;
+    return (int64_t)body_span(p, item, buf, len);
   }
   return parse_item(p, item, buf, len);
 }
@@ -1225,10 +1217,7 @@ int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, const uint8_t *buf,
 int32_t zttp_h1_parse_eof(zttp_h1_parser *p, zttp_h1_item *item) {
   item->kind = ZTTP_H1_ITEM_NONE;
   if (p->state == ST_BODY_EOF) {
-    item->kind = ZTTP_H1_ITEM_END;
-    item->trailers = NULL;
-    item->num_trailers = 0;
-    p->state = ST_HEAD;
+    end_item(p, item);
     return 1;
   }
   if (p->state == ST_HEAD && !p->scanning) {

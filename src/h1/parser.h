@@ -97,8 +97,9 @@ void zttp_h1_parser_expect_response(zttp_h1_parser *p, int head_request,
  * item->kind set (ZTTP_H1_ITEM_NONE: more input is needed; the consumed
  * bytes were framing only), or a negative ZTTP_ERR_* with p->err set. Item
  * pointers point into |buf|. The caller must present the unconsumed bytes
- * again, at the same or another address, followed by new ones. */
-int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, const uint8_t *buf,
+ * again, at the same or another address, followed by new ones. |buf| is
+ * rewritten in place only by the lenient obs-fold and bare-CR repairs. */
+int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
                       size_t len);
 
 /* zttp_h1_parse_eof reports the end of input: a body read until close ends
