@@ -42,21 +42,37 @@ const uint8_t *zttp_scan_target_avx2(const uint8_t *p, const uint8_t *end);
 const uint8_t *zttp_scan_value_sse2(const uint8_t *p, const uint8_t *end);
 const uint8_t *zttp_scan_target_sse2(const uint8_t *p, const uint8_t *end);
 
+#if defined(ZTTP_SCAN_SSE2)
+/* The bytes of the 16 at |p| that cannot appear in a field value (a CTL
+ * other than HTAB, or DEL), as a bit mask. */
+static inline unsigned zttp_scan_value_bad16(const uint8_t *p) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+  __m128i bad = _mm_or_si128(
+      _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), ctl),
+      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/* The bytes of the 16 at |p| outside 0x21..0x7E, as a bit mask. */
+static inline unsigned zttp_scan_target_bad16(const uint8_t *p) {
+  /* x - 0x21 (wrapping) is below 0x5E exactly for 0x21..0x7E; compare as
+   * signed after flipping the sign bit. */
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i s = _mm_sub_epi8(v, _mm_set1_epi8((char)(0x21 + 0x80)));
+  __m128i ok = _mm_cmplt_epi8(s, _mm_set1_epi8((char)(0x5e - 0x80)));
+  return (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+}
+#endif
+
 /* zttp_scan_value_sse2_inline: the 16-byte loop of zttp_scan_value. */
 /* zttp_scan_value returns the first byte in [p, end) that cannot appear in a
  * field value (a CTL other than HTAB, or DEL), or |end|. */
 static inline const uint8_t *zttp_scan_value_sse2_inline(const uint8_t *p,
                                                          const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
-  const __m128i c1f = _mm_set1_epi8(0x1f);
-  const __m128i tab = _mm_set1_epi8(0x09);
-  const __m128i del = _mm_set1_epi8(0x7f);
   while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
-    __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
-                               _mm_cmpeq_epi8(v, del));
-    unsigned m = (unsigned)_mm_movemask_epi8(bad);
+    unsigned m = zttp_scan_value_bad16(p);
     if (m != 0) {
       return p + __builtin_ctz(m);
     }
@@ -71,15 +87,8 @@ static inline const uint8_t *zttp_scan_value_sse2_inline(const uint8_t *p,
 static inline const uint8_t *zttp_scan_target_sse2_inline(const uint8_t *p,
                                                           const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
-  /* x - 0x21 (wrapping) is below 0x5E exactly for 0x21..0x7E; compare as
-   * signed after flipping the sign bit. */
-  const __m128i off = _mm_set1_epi8((char)(0x21 + 0x80));
-  const __m128i lim = _mm_set1_epi8((char)(0x5e - 0x80));
   while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i s = _mm_sub_epi8(v, off);
-    __m128i ok = _mm_cmplt_epi8(s, lim);
-    unsigned m = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+    unsigned m = zttp_scan_target_bad16(p);
     if (m != 0) {
       return p + __builtin_ctz(m);
     }
@@ -115,9 +124,19 @@ static inline const uint8_t *zttp_scan_token(const uint8_t *p,
   return zttp_scan_class(p, end, ZTTP_CT_TOKEN);
 }
 
+/* Most values and targets are short: the first 32 bytes are examined
+ * inline, and only a longer run that has 64 bytes or more left goes to the
+ * AVX2 loop (whose call is worth it only then). */
 static inline const uint8_t *zttp_scan_value(const uint8_t *p,
                                              const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
+  for (int k = 0; k < 2 && end - p >= 16; k++) {
+    unsigned m = zttp_scan_value_bad16(p);
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
   if (end - p >= 64 && zttp_scan_have_avx2) {
     return zttp_scan_value_avx2(p, end);
   }
@@ -132,30 +151,120 @@ static inline const uint8_t *zttp_scan_value(const uint8_t *p,
 static inline const uint8_t *
 zttp_scan_value_in(const uint8_t *lo, const uint8_t *p, const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
-  if (end - p < 16 && end - lo >= 16 && p < end) {
+  for (int k = 0; k < 2 && end - p >= 16; k++) {
+    unsigned m = zttp_scan_value_bad16(p);
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
+  if (end - p >= 64 && zttp_scan_have_avx2) {
+    return zttp_scan_value_avx2(p, end);
+  }
+  while (end - p >= 16) {
+    unsigned m = zttp_scan_value_bad16(p);
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
+  if (p < end && end - lo >= 16) {
     unsigned skip = (unsigned)(16 - (end - p));
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
-    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-    __m128i bad = _mm_or_si128(
-        _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), ctl),
-        _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
-    unsigned m = (unsigned)_mm_movemask_epi8(bad) >> skip;
+    unsigned m = zttp_scan_value_bad16(end - 16) >> skip;
     return m != 0 ? p + __builtin_ctz(m) : end;
   }
 #else
   (void)lo;
 #endif
-  return zttp_scan_value(p, end);
+  return zttp_scan_value_scalar(p, end);
 }
 
 static inline const uint8_t *zttp_scan_target(const uint8_t *p,
                                               const uint8_t *end) {
 #if defined(ZTTP_SCAN_SSE2)
+  for (int k = 0; k < 2 && end - p >= 16; k++) {
+    unsigned m = zttp_scan_target_bad16(p);
+    if (m != 0) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
   if (end - p >= 64 && zttp_scan_have_avx2) {
     return zttp_scan_target_avx2(p, end);
   }
 #endif
   return zttp_scan_target_sse2_inline(p, end);
+}
+
+/* zttp_scan_host_valid returns 1 when the |n| bytes at |p|, which lie in
+ * a buffer starting at |lo|, all have class ZTTP_CT_HOST. A value of at
+ * most 16 letters, digits, '-', '.' and ':' (most Host values) is checked
+ * with one 16-byte load that ends where it ends. */
+static inline int zttp_scan_host_valid(const uint8_t *lo, const uint8_t *p,
+                                       size_t n) {
+#if defined(ZTTP_SCAN_SSE2)
+  if (n <= 16 && p + n - lo >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+    __m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i alpha =
+        _mm_cmplt_epi8(_mm_sub_epi8(l, _mm_set1_epi8((char)('a' + 0x80))),
+                       _mm_set1_epi8((char)(26 - 0x80)));
+    /* '0'..'9' and ':' */
+    __m128i digit =
+        _mm_cmplt_epi8(_mm_sub_epi8(v, _mm_set1_epi8((char)('0' + 0x80))),
+                       _mm_set1_epi8((char)(11 - 0x80)));
+    __m128i punct = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), punct);
+    unsigned bad = ((unsigned)_mm_movemask_epi8(ok) ^ 0xffffu) >> (16 - n);
+    if (bad == 0) {
+      return 1;
+    }
+  }
+#else
+  (void)lo;
+#endif
+  return zttp_scan_class(p, p + n, ZTTP_CT_HOST) == p + n;
+}
+
+/* zttp_scan_name_fast returns the ':' that ends a field name at |s| when
+ * the name is made of letters, digits and '-' only (as nearly all are) and
+ * it and its colon lie in 16-byte blocks readable before |end|; otherwise
+ * NULL, and the caller classifies the name byte by byte. */
+static inline const uint8_t *zttp_scan_name_fast(const uint8_t *s,
+                                                 const uint8_t *end) {
+#if defined(ZTTP_SCAN_SSE2)
+  while (end - s >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    unsigned colon =
+        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+    /* OR 0x20 lowercases letters and maps nothing else onto a..z. */
+    __m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i alpha =
+        _mm_cmplt_epi8(_mm_sub_epi8(l, _mm_set1_epi8((char)('a' + 0x80))),
+                       _mm_set1_epi8((char)(26 - 0x80)));
+    __m128i digit =
+        _mm_cmplt_epi8(_mm_sub_epi8(v, _mm_set1_epi8((char)('0' + 0x80))),
+                       _mm_set1_epi8((char)(10 - 0x80)));
+    __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    unsigned bad = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+    if (colon != 0) {
+      /* Every byte before the first colon must be a fast name byte. */
+      return (bad & ((colon & (0u - colon)) - 1)) == 0
+                 ? s + __builtin_ctz(colon)
+                 : NULL;
+    }
+    if (bad != 0) {
+      return NULL;
+    }
+    s += 16;
+  }
+#else
+  (void)s;
+  (void)end;
+#endif
+  return NULL;
 }
 
 #endif

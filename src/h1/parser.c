@@ -74,25 +74,31 @@ static inline uint64_t load64(const uint8_t *p) {
  * name made of letters and '-': OR-ing 0x20 lowercases exactly the token
  * characters that could match (RFC 9110 §5.1: names are case-insensitive). */
 static inline int name_is(const uint8_t *a, const char *lower, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    if ((load64(a + i) | UINT64_C(0x2020202020202020)) !=
-        load64((const uint8_t *)lower + i)) {
-      return 0;
+  const uint8_t *b = (const uint8_t *)lower;
+  if (n >= 8) {
+    /* 8-byte words, the last one overlapping its predecessor. */
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+      if ((load64(a + i) | UINT64_C(0x2020202020202020)) != load64(b + i)) {
+        return 0;
+      }
     }
+    return (load64(a + n - 8) | UINT64_C(0x2020202020202020)) ==
+           load64(b + n - 8);
   }
-  if (i + 4 <= n) {
+  if (n >= 4) {
     uint32_t x;
     uint32_t y;
-    memcpy(&x, a + i, 4);
-    memcpy(&y, lower + i, 4);
-    if ((x | 0x20202020u) != y) {
-      return 0;
-    }
-    i += 4;
+    uint32_t x2;
+    uint32_t y2;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    memcpy(&x2, a + n - 4, 4);
+    memcpy(&y2, b + n - 4, 4);
+    return ((x | 0x20202020u) ^ y) == 0 && ((x2 | 0x20202020u) ^ y2) == 0;
   }
-  for (; i < n; i++) {
-    if ((a[i] | 0x20) != (uint8_t)lower[i]) {
+  for (size_t i = 0; i < n; i++) {
+    if ((a[i] | 0x20) != b[i]) {
       return 0;
     }
   }
@@ -220,6 +226,12 @@ static int32_t parse_content_length(zttp_h1_parser *p, head_state *hs,
     }
     size_t e = s;
     uint64_t val = 0;
+    /* 18 digits cannot overflow 2^63-1: check only beyond them. */
+    size_t quick = n - s < 18 ? n : s + 18;
+    while (e < quick && (zttp_ctype[v[e]] & ZTTP_CT_DIGIT)) {
+      val = val * 10 + (uint64_t)(v[e] - '0');
+      e++;
+    }
     while (e < n && (zttp_ctype[v[e]] & ZTTP_CT_DIGIT)) {
       uint64_t d = (uint64_t)(v[e] - '0');
       if (val > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
@@ -263,9 +275,13 @@ static int32_t parse_content_length(zttp_h1_parser *p, head_state *hs,
   }
 }
 
+/* The lengths of the names field_semantics() looks at. */
+#define SEM_NAME_LENGTHS                                                       \
+  ((1u << 4) | (1u << 6) | (1u << 7) | (1u << 10) | (1u << 14) | (1u << 17))
+
 /* Applies the meaning of one header field of a head (not a trailer). */
-static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
-                               const zttp_header *f) {
+static inline __attribute__((always_inline)) int32_t
+field_semantics(zttp_h1_parser *p, head_state *hs, const zttp_header *f) {
   const uint8_t *name = (const uint8_t *)f->name;
   const uint8_t *v = (const uint8_t *)f->value;
   switch (f->name_len) {
@@ -289,7 +305,15 @@ static int32_t field_semantics(zttp_h1_parser *p, head_state *hs,
     return 0;
   case 10:
     if (name_is(name, "connection", 10)) {
-      hs->flags |= zttp_h1_connection_options(v, f->value_len);
+      /* One option alone is the common case. Values hold no CR, which OR
+       * 0x20 would turn into '-', so name_is() compares them exactly. */
+      if (f->value_len == 10 && name_is(v, "keep-alive", 10)) {
+        hs->flags |= ZTTP_H1_F_KEEP_ALIVE;
+      } else if (f->value_len == 5 && name_is(v, "close", 5)) {
+        hs->flags |= ZTTP_H1_F_CLOSE;
+      } else {
+        hs->flags |= zttp_h1_connection_options(v, f->value_len);
+      }
     }
     return 0;
   case 14:
@@ -319,7 +343,25 @@ parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
   uint8_t *s = buf + *pos;
   size_t n = 0;
   size_t max = hs != NULL ? LIMIT(p, MAX_HEADERS) : LIMIT(p, MAX_TRAILERS);
+  /* Fields that fit without fields_reserve(). */
+  size_t room = p->fields_cap < max ? p->fields_cap : max;
+  /* The name lengths field_semantics() acts on, when it runs per line. */
+  uint32_t sem_lengths =
+      hs != NULL && !LENIENT(p, OBS_FOLD) ? SEM_NAME_LENGTHS : 0;
+  int32_t sem_err = 0;
+  const char *sem_msg = NULL;
   for (;;) {
+    /* field-name ":" OWS field-value OWS (RFC 9112 §5). A name found by
+     * zttp_scan_name_fast() starts with a name byte, so the line is neither
+     * the empty line nor a fold. */
+    uint8_t *name = s;
+    const uint8_t *colon = zttp_scan_name_fast(s, end);
+    size_t name_len;
+    if (colon != NULL && colon != name) {
+      name_len = (size_t)(colon - name);
+      s = buf + (colon - buf) + 1;
+      goto value;
+    }
     if (s == end) {
       return INCOMPLETE;
     }
@@ -400,13 +442,11 @@ parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
       s = next;
       continue;
     }
-    /* field-name ":" OWS field-value OWS (RFC 9112 §5) */
-    uint8_t *name = s;
     s = buf + (zttp_scan_token(s, end) - buf);
     if (s == end) {
       return INCOMPLETE;
     }
-    size_t name_len = (size_t)(s - name);
+    name_len = (size_t)(s - name);
     if (*s != ':') {
       if (zttp_ctype[*s] & ZTTP_CT_OWS) {
         if (!LENIENT(p, SPACE_BEFORE_COLON)) {
@@ -429,7 +469,9 @@ parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
       return fail(p, ZTTP_ERR_BAD_HEADER_NAME, "empty field name");
     }
     s++;
-    while (s < end && (zttp_ctype[*s] & ZTTP_CT_OWS)) {
+  value:
+    /* Leading OWS is skipped after the value is found (below). */
+    if (s < end && *s == ' ') {
       s++;
     }
     uint8_t *value = s;
@@ -465,21 +507,32 @@ parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
       return fail(p, ZTTP_ERR_BAD_HEADER_VALUE,
                   "control character in a field value");
     }
-    while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
-      vend--;
+    /* vend[-1] is at worst the ':' or the SP after it, and *value at worst
+     * the CR or LF at vend: both readable, so each first test needs no
+     * bound. */
+    if (zttp_ctype[vend[-1]] & ZTTP_CT_OWS) {
+      while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
+        vend--;
+      }
     }
-    /* A lenient bare CR became SP after the leading OWS was skipped. */
-    while (value < vend && (zttp_ctype[*value] & ZTTP_CT_OWS)) {
-      value++;
+    /* OWS after the first SP (and a lenient bare CR that became SP). */
+    if (zttp_ctype[*value] & ZTTP_CT_OWS) {
+      while (value < vend && (zttp_ctype[*value] & ZTTP_CT_OWS)) {
+        value++;
+      }
     }
-    int32_t rv = hs != NULL ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
-                                             "header count exceeds "
-                                             "ZTTP_LIMIT_MAX_HEADERS")
-                            : fields_reserve(p, n, max, ZTTP_ERR_LIMIT_TRAILERS,
-                                             "trailer count exceeds "
-                                             "ZTTP_LIMIT_MAX_TRAILERS");
-    if (rv != 0) {
-      return rv;
+    if (n >= room) {
+      int32_t rv = hs != NULL
+                       ? fields_reserve(p, n, max, ZTTP_ERR_LIMIT_HEADERS,
+                                        "header count exceeds "
+                                        "ZTTP_LIMIT_MAX_HEADERS")
+                       : fields_reserve(p, n, max, ZTTP_ERR_LIMIT_TRAILERS,
+                                        "trailer count exceeds "
+                                        "ZTTP_LIMIT_MAX_TRAILERS");
+      if (rv != 0) {
+        return rv;
+      }
+      room = p->fields_cap < max ? p->fields_cap : max;
     }
     zttp_header *f = &p->fields[n++];
     f->name = (const char *)name;
@@ -488,10 +541,22 @@ parse_fields(zttp_h1_parser *p, uint8_t *buf, size_t len, size_t *pos,
     f->value_len = (size_t)(vend - value);
     f->flags = 0;
     f->reserved = 0;
+    if (name_len < 32 && ((sem_lengths >> name_len) & 1u)) {
+      /* The first error counts, but only once every line has parsed. */
+      int32_t rv = field_semantics(p, hs, f);
+      if (rv != 0 && sem_err == 0) {
+        sem_err = rv;
+        sem_msg = p->err;
+      }
+    }
   }
-  /* Field semantics run once the lines are complete, so that a folded value
-   * is seen whole. */
-  if (hs != NULL) {
+  if (sem_err != 0) {
+    p->err = sem_msg;
+    return sem_err;
+  }
+  /* With lenient obs-fold, field semantics run once the lines are complete,
+   * so that a folded value is seen whole. */
+  if (hs != NULL && sem_lengths == 0) {
     for (size_t i = 0; i < n; i++) {
       int32_t rv = field_semantics(p, hs, &p->fields[i]);
       if (rv != 0) {
@@ -688,7 +753,7 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
 
 /* Decides the body framing of a request (RFC 9112 §6.3 items 3-7). */
 static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
-                               head_state *hs) {
+                               head_state *hs, const uint8_t *buf) {
   if (!LENIENT(p, HOST)) {
     if (h->version == 11 && hs->num_host != 1) {
       return fail(p, ZTTP_ERR_BAD_HOST,
@@ -696,10 +761,9 @@ static int32_t request_framing(zttp_h1_parser *p, zttp_h1_head *h,
                                     : "HTTP/1.1 request with several Host");
     }
     /* RFC 9112 §3.2: Host = uri-host [ ":" port ]. */
-    const uint8_t *host = (const uint8_t *)hs->host.base;
     if (hs->host.len != 0 &&
-        zttp_scan_class(host, host + hs->host.len, ZTTP_CT_HOST) !=
-            host + hs->host.len) {
+        !zttp_scan_host_valid(buf, (const uint8_t *)hs->host.base,
+                              hs->host.len)) {
       return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
     }
   }
@@ -784,10 +848,26 @@ static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
   const uint8_t *end = buf + len;
   const uint8_t *s = buf;
   head_state hs;
-  memset(h, 0, sizeof(*h));
   memset(&hs, 0, sizeof(hs));
-  int32_t rv = p->is_response ? parse_status_line(p, h, buf, &s, end)
-                              : parse_request_line(p, h, buf, &s, end);
+  /* Every member of the head is set on success: here those that the start
+   * line of this kind does not set, the others below. */
+  h->content_length = 0;
+  h->flags = 0;
+  int32_t rv;
+  if (p->is_response) {
+    h->method.base = NULL;
+    h->method.len = 0;
+    h->target.base = NULL;
+    h->target.len = 0;
+    h->host.base = NULL;
+    h->host.len = 0;
+    rv = parse_status_line(p, h, buf, &s, end);
+  } else {
+    h->status = 0;
+    h->reason.base = NULL;
+    h->reason.len = 0;
+    rv = parse_request_line(p, h, buf, &s, end);
+  }
   if (rv == 0 && (size_t)(s - buf) > LIMIT(p, H1_MAX_START_LINE)) {
     rv = fail(p, ZTTP_ERR_LIMIT_START_LINE,
               "start line exceeds ZTTP_LIMIT_H1_MAX_START_LINE");
@@ -830,7 +910,7 @@ static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
     if (h->version == 10) {
       h->flags &= ~ZTTP_H1_F_EXPECT_CONTINUE;
     }
-    rv = request_framing(p, h, &hs);
+    rv = request_framing(p, h, &hs, buf);
   }
   if (rv != 0) {
     return rv;
@@ -874,8 +954,9 @@ static void reset_scan(zttp_h1_parser *p) {
 /* Parses a head or a trailer section at |buf|: optimistically at once, else
  * by scanning lines as they arrive. Returns the section length (> 0), 0 for
  * more input, or an error. */
-static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
-                       size_t len, int trailers) {
+static inline __attribute__((always_inline)) int64_t
+section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len,
+        int trailers) {
   if (p->scanning) {
     int32_t rv = scan_section(p, buf, len, trailers);
     if (rv <= 0) {
@@ -938,6 +1019,19 @@ static int64_t section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
   }
   reset_scan(p);
   return n;
+}
+
+/* A head at |buf| (no empty lines before it left to skip): a HEAD item, 0
+ * for more input, or an error. */
+static __attribute__((noinline)) int64_t
+head_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
+  int64_t r = section(p, item, buf, len, 0);
+  if (r <= 0) {
+    return r;
+  }
+  item->kind = ZTTP_H1_ITEM_HEAD;
+  start_body(p, &item->head);
+  return r;
 }
 
 /* ---- chunked coding (RFC 9112 §7.1) */
@@ -1139,13 +1233,8 @@ parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
           return (int64_t)off;
         }
       }
-      int64_t r = section(p, item, s, n, 0);
-      if (r <= 0) {
-        return r < 0 ? r : (int64_t)off;
-      }
-      item->kind = ZTTP_H1_ITEM_HEAD;
-      start_body(p, &item->head);
-      return (int64_t)off + r;
+      int64_t r = head_item(p, item, s, n);
+      return r < 0 ? r : (int64_t)off + r;
     }
     case ST_END:
       end_item(p, item);
@@ -1203,13 +1292,22 @@ parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
 
 int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
                       size_t len) {
+  uint8_t state = p->state;
+  if (state == ST_BODY_LENGTH) {
+    if (len != 0) {
+      return (int64_t)body_span(p, item, buf, len);
+    }
+    item->kind = ZTTP_H1_ITEM_NONE;
+    return 0;
+  }
   item->kind = ZTTP_H1_ITEM_NONE;
-  if (p->state == ST_END) {
+  if (state == ST_END) {
     end_item(p, item);
     return 0;
   }
-  if (p->state == ST_BODY_LENGTH && len != 0) {
-    return (int64_t)body_span(p, item, buf, len);
+  /* A head with no empty lines before it to skip (RFC 9112 §2.2). */
+  if (state == ST_HEAD && len != 0 && buf[0] != '\r' && buf[0] != '\n') {
+    return head_item(p, item, buf, len);
   }
   return parse_item(p, item, buf, len);
 }
