@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "h2/h2.h"
 
 /* Sizes are capped so that offsets fit comfortably in 32 bits. */
 #define SIZE_LIMIT_MAX ((uint64_t)1 << 31)
@@ -27,6 +28,24 @@ static const limit_info limit_table[ZTTP_LIMIT_COUNT] = {
     [ZTTP_LIMIT_H1_MAX_START_LINE] = {8192, 16, SIZE_LIMIT_MAX},
     [ZTTP_LIMIT_H1_MAX_CHUNK_EXT] = {1024, 1, SIZE_LIMIT_MAX},
     [ZTTP_LIMIT_H1_MAX_PIPELINE] = {32, 1, 1024},
+    [ZTTP_LIMIT_MAX_CONCURRENT_STREAMS] = {100, 1, 0x7fffffff},
+    [ZTTP_LIMIT_STREAM_WINDOW] = {262144, 1, 0x7fffffff},
+    [ZTTP_LIMIT_CONNECTION_WINDOW] = {1048576, 1, 0x7fffffff},
+    [ZTTP_LIMIT_H2_MAX_FRAME_SIZE] = {16384, 16384, 16777215},
+    [ZTTP_LIMIT_HEADER_TABLE_SIZE] = {4096, 0, (uint64_t)1 << 30},
+    [ZTTP_LIMIT_ENCODER_TABLE_SIZE] = {4096, 0, (uint64_t)1 << 30},
+    [ZTTP_LIMIT_H2_MAX_CONTINUATIONS] = {32, 1, 65535},
+    [ZTTP_LIMIT_RESET_BURST] = {1000, 1, 1000000000},
+    [ZTTP_LIMIT_RESET_RATE] = {33, 1, 1000000000},
+    [ZTTP_LIMIT_GLITCH_BURST] = {1000, 1, 1000000000},
+    [ZTTP_LIMIT_GLITCH_RATE] = {100, 1, 1000000000},
+    [ZTTP_LIMIT_H2_MAX_QUEUED_CONTROL] = {1000, 1, 100000},
+};
+
+/* Every enum zttp_option: its largest value (all default to 0). */
+static const uint64_t option_max[ZTTP_OPTION_COUNT] = {
+    [ZTTP_OPT_ENABLE_CONNECT_PROTOCOL] = 1,
+    [ZTTP_OPT_TLS] = 1,
 };
 
 /* Every enum zttp_lenient bit: the bits are contiguous from bit 0, and
@@ -113,6 +132,15 @@ int32_t zttp_config_get_limit(const zttp_config *cfg, uint64_t *value,
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   *value = cfg->settings.limits[id];
+  return 0;
+}
+
+int32_t zttp_config_set_option(zttp_config *cfg, uint32_t id, uint64_t value) {
+  if (cfg == NULL || id == 0 || id >= ZTTP_OPTION_COUNT ||
+      value > option_max[id]) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  cfg->settings.options[id] = value;
   return 0;
 }
 
@@ -215,6 +243,8 @@ static const zttp_engine_vtbl *engine_for(uint32_t protocol) {
   switch (protocol) {
   case ZTTP_HTTP1:
     return &zttp_h1_engine;
+  case ZTTP_HTTP2:
+    return &zttp_h2_engine;
   default:
     return NULL;
   }
@@ -546,6 +576,67 @@ int32_t zttp_conn_handle_timeout(zttp_conn *conn, zttp_tstamp now) {
     return 0;
   }
   return (int32_t)leave(conn, conn->vt->handle_timeout(conn, now));
+}
+
+int32_t zttp_conn_set_time(zttp_conn *conn, zttp_tstamp now) {
+  if (conn == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (now > conn->now) {
+    conn->now = now;
+  }
+  return 0;
+}
+
+int32_t zttp_conn_ping(zttp_conn *conn, const uint8_t *opaque) {
+  if (conn == NULL || opaque == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->ping == NULL) {
+    return invalid_state(conn, "ping");
+  }
+  return (int32_t)leave(conn, conn->vt->ping(conn, opaque));
+}
+
+int32_t zttp_conn_set_priority(zttp_conn *conn, int64_t stream_id,
+                               uint32_t urgency, uint32_t incremental) {
+  if (conn == NULL || stream_id < 0 || urgency > 7 || incremental > 1) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->set_priority == NULL) {
+    return invalid_state(conn, "set_priority");
+  }
+  return (int32_t)leave(
+      conn, conn->vt->set_priority(conn, stream_id, urgency, incremental));
+}
+
+int32_t zttp_conn_new_h2c_upgrade(zttp_conn **out, const zttp_config *cfg,
+                                  const char *method, size_t method_len,
+                                  const char *http2_settings,
+                                  size_t settings_len) {
+  if (out == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *out = NULL;
+  if (method == NULL || method_len == 0 ||
+      (http2_settings == NULL && settings_len != 0)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  zttp_conn *conn;
+  int32_t rv = zttp_conn_new(&conn, cfg, ZTTP_SERVER, ZTTP_HTTP2);
+  if (rv != 0) {
+    return rv;
+  }
+  zttp_str m = {method, method_len};
+  rv = zttp_h2_upgrade(conn, m, http2_settings, settings_len);
+  if (rv != 0) {
+    zttp_conn_free(conn);
+    return rv;
+  }
+  *out = conn;
+  return 0;
 }
 
 int32_t zttp_conn_last_error(const zttp_conn *conn, const char **message,

@@ -9,11 +9,15 @@
 #include "common/mem.h"
 
 /* Number of enum zttp_limit ids + 1 (index 0 is unused). */
-#define ZTTP_LIMIT_COUNT 10
+#define ZTTP_LIMIT_COUNT 22
+
+/* Number of enum zttp_option ids + 1 (index 0 is unused). */
+#define ZTTP_OPTION_COUNT 3
 
 /* zttp_settings is the part of a zttp_config a connection copies. */
 typedef struct zttp_settings {
   uint64_t limits[ZTTP_LIMIT_COUNT];
+  uint64_t options[ZTTP_OPTION_COUNT];
   uint32_t lenient;
 } zttp_settings;
 
@@ -76,6 +80,9 @@ typedef struct zttp_engine_vtbl {
                             zttp_tstamp now);
   zttp_tstamp (*next_timeout)(const zttp_conn *conn);
   int32_t (*handle_timeout)(zttp_conn *conn, zttp_tstamp now);
+  int32_t (*ping)(zttp_conn *conn, const uint8_t *opaque);
+  int32_t (*set_priority)(zttp_conn *conn, int64_t stream_id, uint32_t urgency,
+                          uint32_t incremental);
 } zttp_engine_vtbl;
 
 #define ZTTP_ERRMSG_MAX 160
@@ -94,6 +101,8 @@ struct zttp_conn {
   char err_msg[ZTTP_ERRMSG_MAX];
   /* Set by zttp_conn_error() during one public call. */
   uint8_t err_recorded;
+  /* The latest zttp_conn_set_time() value. */
+  zttp_tstamp now;
   /* Engine state, owned by vt. */
   void *engine;
 };
@@ -108,5 +117,6 @@ int32_t zttp_conn_error(zttp_conn *conn, int32_t err, uint64_t wire_code,
     ;
 
 extern const zttp_engine_vtbl zttp_h1_engine;
+extern const zttp_engine_vtbl zttp_h2_engine;
 
 #endif

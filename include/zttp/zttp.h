@@ -69,7 +69,9 @@ extern "C" {
   X(INVALID_FIELD, -6, 0, "field refused by the serializer")                   \
   X(FRAMING, -7, 0, "body length does not match the message framing")          \
   X(STREAM_NOT_FOUND, -8, 0, "no such stream")                                 \
-  X(CLOSED, -9, 0, "connection is closed")                                     \
+  X(CLOSED, -9, 0, "connection is closed or shutting down")                    \
+  X(STREAM_LIMIT, -10, 0,                                                      \
+    "the peer's limit of concurrent streams is reached; retry later")          \
   X(PROTOCOL, -20, 1, "peer violated the protocol")                            \
   X(UNEXPECTED_EOF, -21, 1, "connection closed in the middle of a message")    \
   X(UNEXPECTED_DATA, -22, 1, "data received when no message was expected")     \
@@ -90,6 +92,12 @@ extern "C" {
     "chunked is not the final coding, or repeated")                            \
   X(BAD_CHUNK, -37, 1, "malformed chunk size, extension or terminator")        \
   X(BAD_HOST, -38, 1, "missing or repeated Host on an HTTP/1.1 request")       \
+  X(COMPRESSION, -39, 1, "header block could not be decoded")                  \
+  X(FLOW_CONTROL, -40, 1, "peer exceeded a flow-control window")               \
+  X(FRAME_SIZE, -41, 1, "frame of invalid size")                               \
+  X(ENHANCE_YOUR_CALM, -42, 1, "peer exceeded a reset rate or glitch budget")  \
+  X(BAD_PREFACE, -43, 1, "connection preface missing or malformed")            \
+  X(STREAM_CLOSED, -44, 1, "frame on a stream in the wrong state")             \
   X(LIMIT_START_LINE, -50, 1,                                                  \
     "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE")                     \
   X(LIMIT_HEADERS, -51, 1, "more header fields than ZTTP_LIMIT_MAX_HEADERS")   \
@@ -101,7 +109,9 @@ extern "C" {
     "trailer section larger than ZTTP_LIMIT_MAX_TRAILER_BYTES")                \
   X(LIMIT_CHUNK_EXT, -55, 1,                                                   \
     "chunk extensions longer than ZTTP_LIMIT_H1_MAX_CHUNK_EXT")                \
-  X(LIMIT_INPUT_BUFFER, -56, 1, "input larger than ZTTP_LIMIT_INPUT_BUFFER")
+  X(LIMIT_INPUT_BUFFER, -56, 1, "input larger than ZTTP_LIMIT_INPUT_BUFFER")   \
+  X(LIMIT_CONTINUATIONS, -57, 1,                                               \
+    "header block in more frames than ZTTP_LIMIT_H2_MAX_CONTINUATIONS")
 
 /**
  * zttp_error lists every error code: 0 is success, every error is negative.
@@ -257,7 +267,74 @@ enum zttp_limit {
    * the server stops reading pipelined requests (zttp_conn_receive_data()
    * takes less) until a response completes. HTTP/1.1 client: requests sent
    * and not yet answered. Default 32. */
-  ZTTP_LIMIT_H1_MAX_PIPELINE = 9
+  ZTTP_LIMIT_H1_MAX_PIPELINE = 9,
+  /** HTTP/2, HTTP/3: streams the peer may have open at once, advertised as
+   * SETTINGS_MAX_CONCURRENT_STREAMS (HTTP/2) or initial_max_streams_bidi
+   * (HTTP/3); a stream beyond it is refused (REFUSED_STREAM). Default 100,
+   * at most 2^31 - 1. */
+  ZTTP_LIMIT_MAX_CONCURRENT_STREAMS = 10,
+  /** HTTP/2, HTTP/3: the receive window of each stream in bytes, advertised
+   * as SETTINGS_INITIAL_WINDOW_SIZE (HTTP/2). Credit returns as the
+   * application calls zttp_conn_data_consumed(). Default 262144, at most
+   * 2^31 - 1. */
+  ZTTP_LIMIT_STREAM_WINDOW = 11,
+  /** HTTP/2, HTTP/3: the connection's receive window in bytes. Default
+   * 1048576, at most 2^31 - 1. */
+  ZTTP_LIMIT_CONNECTION_WINDOW = 12,
+  /** HTTP/2: the largest frame payload accepted, advertised as
+   * SETTINGS_MAX_FRAME_SIZE; 16384..16777215, and at most
+   * ZTTP_LIMIT_INPUT_BUFFER - 9. Default 16384. */
+  ZTTP_LIMIT_H2_MAX_FRAME_SIZE = 13,
+  /** HTTP/2, HTTP/3: the size of the decoder's dynamic table, advertised as
+   * SETTINGS_HEADER_TABLE_SIZE (HPACK) or
+   * SETTINGS_QPACK_MAX_TABLE_CAPACITY; may be 0. Default 4096, at most
+   * 2^30. */
+  ZTTP_LIMIT_HEADER_TABLE_SIZE = 14,
+  /** HTTP/2, HTTP/3: the most of the peer's allowed dynamic table size our
+   * encoder uses; may be 0 (no dynamic table). Default 4096, at most
+   * 2^30. */
+  ZTTP_LIMIT_ENCODER_TABLE_SIZE = 15,
+  /** HTTP/2: CONTINUATION frames after one HEADERS or PUSH_PROMISE frame
+   * (the block's bytes are capped by MAX_HEADER_BYTES). Default 32. */
+  ZTTP_LIMIT_H2_MAX_CONTINUATIONS = 16,
+  /** HTTP/2, HTTP/3: stream resets the peer may cause in a burst (its
+   * RST_STREAM frames, and resets we send because of its stream errors:
+   * CVE-2023-44487, CVE-2025-8671); a token bucket refilled at
+   * ZTTP_LIMIT_RESET_RATE per second of zttp_conn_set_time() time. Running
+   * out is ENHANCE_YOUR_CALM. Default 1000. */
+  ZTTP_LIMIT_RESET_BURST = 17,
+  /** Tokens per second refilling ZTTP_LIMIT_RESET_BURST. Default 33. */
+  ZTTP_LIMIT_RESET_RATE = 18,
+  /** HTTP/2, HTTP/3: "glitches" the peer may cause in a burst: frames that
+   * cost work and carry nothing (empty DATA or header blocks without
+   * END_STREAM, SETTINGS and PING floods, PRIORITY frames, frames on closed
+   * streams, WINDOW_UPDATE of 0 on a stream): CVE-2019-9512, -9515, -9516,
+   * -9518. A token bucket refilled at ZTTP_LIMIT_GLITCH_RATE per second;
+   * running out is ENHANCE_YOUR_CALM. Default 1000. */
+  ZTTP_LIMIT_GLITCH_BURST = 19,
+  /** Tokens per second refilling ZTTP_LIMIT_GLITCH_BURST. Default 100. */
+  ZTTP_LIMIT_GLITCH_RATE = 20,
+  /** HTTP/2: frames the peer made us queue (SETTINGS and PING
+   * acknowledgements, RST_STREAM, 431 responses) since our output was last
+   * drained; more is ENHANCE_YOUR_CALM, so a peer that never reads cannot
+   * grow our output (CVE-2019-9512, -9515). Default 1000, at most 100000. */
+  ZTTP_LIMIT_H2_MAX_QUEUED_CONTROL = 21
+};
+
+/**
+ * zttp_option names a connection option for zttp_config_set_option(). Ids
+ * are never renumbered; new ones are appended.
+ * @since 0.1.0
+ */
+enum zttp_option {
+  /** 1: an HTTP/2 or HTTP/3 server advertises
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL and accepts extended CONNECT requests
+   * (RFC 8441, RFC 9220) with a :protocol. Default 0. */
+  ZTTP_OPT_ENABLE_CONNECT_PROTOCOL = 1,
+  /** 1: the byte stream runs over TLS, so an HTTP/2 client sends
+   * :scheme https unless the request names one (0: http). Servers report
+   * the :scheme they receive and ignore this option. Default 0. */
+  ZTTP_OPT_TLS = 2
 };
 
 /**
@@ -318,8 +395,9 @@ ZTTP_EXTERN void zttp_config_free(zttp_config *cfg);
 
 /**
  * zttp_config_set_limit sets limit |id| (enum zttp_limit) to |value|.
- * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown id, a zero value, or
- * a value outside the limit's documented range (sizes are capped at 2^31).
+ * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown id or a value
+ * outside the limit's documented range (only the table sizes may be 0;
+ * sizes are capped at 2^31). Combinations are checked by zttp_conn_new().
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_config_set_limit(zttp_config *cfg, uint32_t id,
@@ -332,6 +410,15 @@ ZTTP_EXTERN int32_t zttp_config_set_limit(zttp_config *cfg, uint32_t id,
  */
 ZTTP_EXTERN int32_t zttp_config_get_limit(const zttp_config *cfg,
                                           uint64_t *value, uint32_t id);
+
+/**
+ * zttp_config_set_option sets option |id| (enum zttp_option) to |value|.
+ * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown id or a value
+ * outside the option's documented range.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_option(zttp_config *cfg, uint32_t id,
+                                           uint64_t value);
 
 /**
  * zttp_config_set_lenient replaces the set of enum zttp_lenient bits.
@@ -443,7 +530,11 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_EVENT_END_MESSAGE 4u
 /** The peer closed the connection: u.closed. No event follows. */
 #define ZTTP_EVENT_CONNECTION_CLOSED 5u
-/** The peer reset stream_id (HTTP/2, HTTP/3): u.reset. */
+/** stream_id was reset (HTTP/2, HTTP/3): u.reset. Either the peer reset it,
+ * or zttp did because the peer broke a stream rule (the code says which
+ * error was sent), or a GOAWAY said the peer never processed it
+ * (REFUSED_STREAM: safe to retry). Not reported for resets the application
+ * asked for. */
 #define ZTTP_EVENT_STREAM_RESET 6u
 /** The peer is shutting down (HTTP/2 GOAWAY, HTTP/3 GOAWAY): u.goaway. */
 #define ZTTP_EVENT_GOAWAY 7u
@@ -451,7 +542,10 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_EVENT_SETTINGS 8u
 /** A PING arrived or was acknowledged (HTTP/2): u.ping. */
 #define ZTTP_EVENT_PING 9u
-/** stream_id (0: the connection) can take more data: u.window. */
+/** stream_id can take more data after zttp_conn_send_data() took less than
+ * offered: u.window. stream_id 0 means the connection window opened: retry
+ * every stream that was short. Output that drains (zttp_conn_consume())
+ * makes room too, without an event. */
 #define ZTTP_EVENT_WINDOW_UPDATE 10u
 /** The connection was upgraded or became a tunnel (HTTP/1.1 101 or 2xx to
  * CONNECT): u.data holds the bytes received after the head, untouched.
@@ -465,6 +559,39 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_EVENT_DATAGRAM 14u
 /** The peer's address changed or a path was validated (HTTP/3): u.path. */
 #define ZTTP_EVENT_PATH 15u
+/** The peer changed the priority of stream_id (RFC 9218 PRIORITY_UPDATE;
+ * HTTP/2, HTTP/3): u.priority. A request's priority header field is in its
+ * headers and already applies; no event repeats it. */
+#define ZTTP_EVENT_PRIORITY 16u
+
+/* HTTP/2 error codes (RFC 9113 §7): for zttp_conn_reset_stream() and
+ * zttp_conn_close(), and as reported in ZTTP_EVENT_STREAM_RESET,
+ * ZTTP_EVENT_GOAWAY and zttp_conn_last_error(). */
+#define ZTTP_H2_NO_ERROR 0x0u
+#define ZTTP_H2_PROTOCOL_ERROR 0x1u
+#define ZTTP_H2_INTERNAL_ERROR 0x2u
+#define ZTTP_H2_FLOW_CONTROL_ERROR 0x3u
+#define ZTTP_H2_SETTINGS_TIMEOUT 0x4u
+#define ZTTP_H2_STREAM_CLOSED 0x5u
+#define ZTTP_H2_FRAME_SIZE_ERROR 0x6u
+#define ZTTP_H2_REFUSED_STREAM 0x7u
+#define ZTTP_H2_CANCEL 0x8u
+#define ZTTP_H2_COMPRESSION_ERROR 0x9u
+#define ZTTP_H2_CONNECT_ERROR 0xau
+#define ZTTP_H2_ENHANCE_YOUR_CALM 0xbu
+#define ZTTP_H2_INADEQUATE_SECURITY 0xcu
+#define ZTTP_H2_HTTP_1_1_REQUIRED 0xdu
+
+/* HTTP/2 setting identifiers (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1)
+ * as reported in ZTTP_EVENT_SETTINGS. */
+#define ZTTP_H2_SETTINGS_HEADER_TABLE_SIZE 0x1u
+#define ZTTP_H2_SETTINGS_ENABLE_PUSH 0x2u
+#define ZTTP_H2_SETTINGS_MAX_CONCURRENT_STREAMS 0x3u
+#define ZTTP_H2_SETTINGS_INITIAL_WINDOW_SIZE 0x4u
+#define ZTTP_H2_SETTINGS_MAX_FRAME_SIZE 0x5u
+#define ZTTP_H2_SETTINGS_MAX_HEADER_LIST_SIZE 0x6u
+#define ZTTP_H2_SETTINGS_ENABLE_CONNECT_PROTOCOL 0x8u
+#define ZTTP_H2_SETTINGS_NO_RFC7540_PRIORITIES 0x9u
 
 /* Event flags (zttp_event.flags). */
 /** No body follows this head on this stream (END_MESSAGE still follows). */
@@ -567,6 +694,13 @@ typedef struct zttp_window_event {
   uint64_t available;
 } zttp_window_event;
 
+/** zttp_priority_event: RFC 9218 urgency (0..7, lower is more urgent)
+ * and incremental (0 or 1). @since 0.1.0 */
+typedef struct zttp_priority_event {
+  uint32_t urgency;
+  uint32_t incremental;
+} zttp_priority_event;
+
 /** zttp_path_event: the path concerned. @since 0.1.0 */
 typedef struct zttp_path_event {
   zttp_path path;
@@ -597,6 +731,7 @@ typedef struct zttp_event {
     zttp_ping_event ping;
     zttp_window_event window;
     zttp_path_event path;
+    zttp_priority_event priority;
     uint64_t reserved[32];
   } u;
 } zttp_event;
@@ -623,11 +758,20 @@ ZTTP_EXTERN int32_t zttp_conn_next_event(zttp_conn *conn, zttp_event *ev);
  * accept leading :scheme, :authority and :protocol entries). Framing: a
  * Content-Length or Transfer-Encoding: chunked header is honoured; without
  * either, HTTP/1.1 uses chunked unless |flags| has ZTTP_SEND_FLAG_END_STREAM.
- * A CONNECT request carries no content: its message ends with the head.
+ * HTTP/1.1: a CONNECT request carries no content, its message ends with
+ * the head. HTTP/2: the CONNECT stream carries the tunnel in send_data and
+ * DATA events (RFC 9113 §8.5); no :scheme or :path is sent.
+ * HTTP/2 and HTTP/3 send names lowercased and refuse connection-specific
+ * fields (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
+ * Upgrade; TE other than "trailers").
  * Returns the new stream id (HTTP/1.1: 0), or ZTTP_ERR_INVALID_FIELD (a
  * byte or field the serializer refuses; nothing is queued),
  * ZTTP_ERR_INVALID_STATE (wrong role, the previous request's body is not
- * finished, or the pipeline is full), ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_NOMEM.
+ * finished, the pipeline is full, stream ids are exhausted),
+ * ZTTP_ERR_STREAM_LIMIT (HTTP/2: the peer's SETTINGS_MAX_CONCURRENT_STREAMS
+ * streams are open; retry when one closes), ZTTP_ERR_CLOSED (the
+ * connection is closing: a GOAWAY was sent or received),
+ * ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_send_request(zttp_conn *conn, const char *method,
@@ -729,8 +873,9 @@ ZTTP_EXTERN int32_t zttp_conn_close(zttp_conn *conn, uint64_t error_code,
 /**
  * zttp_conn_should_close returns 1 when the caller should close the
  * transport once zttp_conn_pending() is 0 (HTTP/1.1: Connection: close, an
- * HTTP/1.0 exchange without keep-alive, a close-delimited body, EOF from the
- * peer, a fatal error), else 0.
+ * HTTP/1.0 exchange without keep-alive, a close-delimited body; HTTP/2: an
+ * immediate zttp_conn_close(), a final GOAWAY sent or received with no
+ * stream left open; both: EOF from the peer, a fatal error), else 0.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_should_close(const zttp_conn *conn);
@@ -747,8 +892,14 @@ ZTTP_EXTERN int64_t zttp_conn_send_window(const zttp_conn *conn,
 /**
  * zttp_conn_data_consumed tells |conn| the application has processed |len|
  * body bytes of |stream_id|, which reopens flow-control credit (HTTP/2,
- * HTTP/3 send WINDOW_UPDATE / MAX_STREAM_DATA). HTTP/1.1 has no window: it
- * returns 0. Returns 0, ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_NOMEM.
+ * HTTP/3 send WINDOW_UPDATE / MAX_STREAM_DATA once half a window was
+ * consumed). Until then the peer can send at most the windows
+ * (ZTTP_LIMIT_STREAM_WINDOW, ZTTP_LIMIT_CONNECTION_WINDOW): this is how a
+ * slow reader applies backpressure. When a stream closes, what was not
+ * consumed returns to the connection window by itself and later calls for
+ * it return 0. HTTP/1.1 has no window: it returns 0. Returns 0,
+ * ZTTP_ERR_INVALID_ARGUMENT (more than was received), ZTTP_ERR_STREAM_NOT_FOUND
+ * (a stream never opened) or ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_data_consumed(zttp_conn *conn, int64_t stream_id,
@@ -758,7 +909,9 @@ ZTTP_EXTERN int32_t zttp_conn_data_consumed(zttp_conn *conn, int64_t stream_id,
  * zttp_conn_pending points |*out| at the bytes to write to the byte stream
  * (HTTP/1.1, HTTP/2) and returns their count (0: nothing to send). The
  * bytes stay valid until zttp_conn_consume() or another call that queues
- * output. Returns 0 on HTTP/3.
+ * output. HTTP/2 frames queued body data here, most urgent stream first
+ * (RFC 9218), so after zttp_conn_consume() call it again until it returns
+ * 0. Returns 0 on HTTP/3.
  * @since 0.1.0
  */
 ZTTP_EXTERN size_t zttp_conn_pending(zttp_conn *conn, const uint8_t **out);
@@ -797,6 +950,63 @@ ZTTP_EXTERN zttp_tstamp zttp_conn_next_timeout(const zttp_conn *conn);
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_handle_timeout(zttp_conn *conn, zttp_tstamp now);
+
+/**
+ * zttp_conn_set_time tells |conn| the current time |now| (nanoseconds of a
+ * monotonic clock). HTTP/2 refills its reset and glitch budgets from it
+ * (ZTTP_LIMIT_RESET_RATE, ZTTP_LIMIT_GLITCH_RATE); a connection whose time
+ * never advances never refills them. Call it before zttp_conn_receive_data()
+ * whenever the clock moved. Earlier times than the last one are ignored.
+ * Returns 0.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_set_time(zttp_conn *conn, zttp_tstamp now);
+
+/**
+ * zttp_conn_ping queues an HTTP/2 PING with the 8 bytes at |opaque|
+ * (copied); its acknowledgement arrives as ZTTP_EVENT_PING with
+ * ZTTP_EVENT_FLAG_ACK. Returns 0, ZTTP_ERR_INVALID_STATE (not HTTP/2),
+ * ZTTP_ERR_BUFFER_FULL or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_ping(zttp_conn *conn, const uint8_t *opaque);
+
+/**
+ * zttp_conn_set_priority sets the RFC 9218 priority of |stream_id|:
+ * |urgency| 0..7 (lower is more urgent, default 3) and |incremental| 0 or 1.
+ * A server's scheduler uses it for the response on that stream; a client
+ * sends it to the server in a PRIORITY_UPDATE frame. Returns 0,
+ * ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_INVALID_STATE (HTTP/1.1),
+ * ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_BUFFER_FULL or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_set_priority(zttp_conn *conn, int64_t stream_id,
+                                           uint32_t urgency,
+                                           uint32_t incremental);
+
+/**
+ * zttp_conn_new_h2c_upgrade creates, into |*out|, an HTTP/2 server
+ * connection that continues an HTTP/1.1 server connection after an
+ * `Upgrade: h2c` request (RFC 7540 §3.2; RFC 9113 §3.1 deprecates the
+ * mechanism but clients still use it). Create it first (so a malformed
+ * HTTP2-Settings can still be answered on HTTP/1.1), then answer the request
+ * with a 101 (Connection: Upgrade, Upgrade: h2c) on the HTTP/1.1
+ * connection, write that connection's pending output, take the bytes from
+ * its ZTTP_EVENT_UPGRADE, and only then free it.
+ * |http2_settings| is the request's HTTP2-Settings value (base64url SETTINGS
+ * payload, |settings_len| bytes), applied as the client's first SETTINGS;
+ * |method| is the request's method (HEAD makes the response bodyless).
+ * Stream 1 is that request, half-closed (remote): answer it with
+ * zttp_conn_send_response(conn, 1, ...). Then hand the bytes from the
+ * upgrade event (the client's preface) to zttp_conn_receive_data(). A
+ * request with a body cannot be upgraded this way. Returns 0,
+ * ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_PROTOCOL (a malformed HTTP2-Settings)
+ * or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_new_h2c_upgrade(
+    zttp_conn **out, const zttp_config *cfg, const char *method,
+    size_t method_len, const char *http2_settings, size_t settings_len);
 
 /**
  * zttp_conn_last_error returns the last error |conn| reported (0 if none)

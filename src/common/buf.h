@@ -47,10 +47,12 @@ static inline void zttp_buf_consume(zttp_buf *b, size_t n) {
 
 /* Appends without checks; zttp_buf_reserve() must have made room. */
 static inline uint8_t *zttp_buf_put(zttp_buf *b, const void *p, size_t n) {
-  uint8_t *dst = b->data + b->end;
-  if (n != 0) {
-    __builtin_memcpy(dst, p, n);
+  if (n == 0) {
+    /* No arithmetic on a buffer that was never allocated. */
+    return b->data != NULL ? b->data + b->end : NULL;
   }
+  uint8_t *dst = b->data + b->end;
+  __builtin_memcpy(dst, p, n);
   b->end += n;
   return dst + n;
 }

@@ -993,4 +993,6 @@ const zttp_engine_vtbl zttp_h1_engine = {
     .write_datagram = NULL,
     .next_timeout = NULL,
     .handle_timeout = NULL,
+    .ping = NULL,
+    .set_priority = NULL,
 };

@@ -148,13 +148,18 @@ class ZttpPathEvent(c.Structure):
     _fields_ = [("path", ZttpPath), ("validated", u32), ("reserved", u32)]
 
 
+class ZttpPriorityEvent(c.Structure):
+    _fields_ = [("urgency", u32), ("incremental", u32)]
+
+
 class ZttpEventUnion(c.Union):
     _fields_ = [("request", ZttpRequestEvent), ("response", ZttpResponseEvent),
                 ("data", ZttpDataEvent), ("end", ZttpEndEvent),
                 ("closed", ZttpClosedEvent), ("reset", ZttpResetEvent),
                 ("goaway", ZttpGoawayEvent), ("settings", ZttpSettingsEvent),
                 ("ping", ZttpPingEvent), ("window", ZttpWindowEvent),
-                ("path", ZttpPathEvent), ("reserved", u64 * 32)]
+                ("path", ZttpPathEvent), ("priority", ZttpPriorityEvent),
+                ("reserved", u64 * 32)]
 
 
 class ZttpEvent(c.Structure):
@@ -171,7 +176,8 @@ LAYOUT_TYPES = {
     "zttp_reset_event": ZttpResetEvent, "zttp_goaway_event": ZttpGoawayEvent,
     "zttp_setting": ZttpSetting, "zttp_settings_event": ZttpSettingsEvent,
     "zttp_ping_event": ZttpPingEvent, "zttp_window_event": ZttpWindowEvent,
-    "zttp_path_event": ZttpPathEvent, "zttp_event_union": ZttpEventUnion,
+    "zttp_path_event": ZttpPathEvent, "zttp_priority_event": ZttpPriorityEvent,
+    "zttp_event_union": ZttpEventUnion,
     "zttp_event": ZttpEvent,
 }
 
@@ -189,6 +195,7 @@ X86_64_SIZES = {
     ZttpResetEvent: 8, ZttpGoawayEvent: 32, ZttpSetting: 16,
     ZttpSettingsEvent: 16, ZttpPingEvent: 8, ZttpWindowEvent: 8,
     ZttpPathEvent: 80,      # zttp_path (72) + 2 x uint32_t
+    ZttpPriorityEvent: 8,   # 2 x uint32_t
     ZttpEventUnion: 256,    # uint64_t reserved[32] is the largest member
     ZttpEvent: 272,         # kind, flags (8) + stream_id (8) + union (256)
 }
@@ -206,6 +213,7 @@ SIGNATURES = {
     "zttp_config_set_limit": (i32, [H, u32, u64]),
     "zttp_config_get_limit": (i32, [H, P(u64), u32]),
     "zttp_config_set_lenient": (i32, [H, u32]),
+    "zttp_config_set_option": (i32, [H, u32, u64]),
     "zttp_config_set_tls_cert_key": (i32, [H, c.c_char_p, c.c_char_p]),
     "zttp_config_set_tls_ca": (i32, [H, c.c_char_p, c.c_char_p]),
     "zttp_config_set_tls_insecure_no_verify": (i32, [H, u32]),
@@ -233,6 +241,11 @@ SIGNATURES = {
                                        size_t, u64]),
     "zttp_conn_next_timeout": (u64, [H]),
     "zttp_conn_handle_timeout": (i32, [H, u64]),
+    "zttp_conn_set_time": (i32, [H, u64]),
+    "zttp_conn_ping": (i32, [H, c.c_char_p]),
+    "zttp_conn_set_priority": (i32, [H, i64, u32, u32]),
+    "zttp_conn_new_h2c_upgrade": (i32, [P(H), H, c.c_char_p, size_t,
+                                        c.c_char_p, size_t]),
     "zttp_conn_last_error": (i32, [H, P(c.c_char_p), P(u64), P(i64)]),
 }
 

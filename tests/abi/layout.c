@@ -102,6 +102,9 @@ int main(void) {
   F(zttp_path_event, path);
   F(zttp_path_event, validated);
   F(zttp_path_event, reserved);
+  S(zttp_priority_event);
+  F(zttp_priority_event, urgency);
+  F(zttp_priority_event, incremental);
 
   S(zttp_event_union);
   F(zttp_event_union, request);
@@ -115,6 +118,7 @@ int main(void) {
   F(zttp_event_union, ping);
   F(zttp_event_union, window);
   F(zttp_event_union, path);
+  F(zttp_event_union, priority);
   F(zttp_event_union, reserved);
 
   S(zttp_event);

@@ -5,12 +5,18 @@
  * Transcript format: one line per event, '\n'-terminated. Bytes outside
  * printable ASCII and '\\' are escaped (\r \n \t \\ \xNN).
  *   REQUEST s=<id> f=<flags> <method> <target> path=<p> [query=<q>]
- *           [host=<authority>] [scheme=..] [protocol=..] v=<10|11>
+ *           [host=<authority>] [scheme=..] [protocol=..] v=<10|11|20>
  *   RESPONSE s=<id> f=<flags> <status> v=<ver> reason=<reason>
  *     "  <name>=<value>" per header field, in order, after the head line
  *   DATA s=<id> <bytes>          consecutive DATA of one message merged
  *   END s=<id>                   then "  trailer <name>=<value>" per field
  *   CLOSED error=<NAME|0> wire=<n>
+ *   RESET s=<id> code=<n>        STREAM_RESET
+ *   GOAWAY last=<id> code=<n> [debug=<bytes>]
+ *   SETTINGS <id>=<value>...     in the order received
+ *   PING <flags> <8 bytes>
+ *   WINDOW s=<id> available=<n>  WINDOW_UPDATE
+ *   PRIORITY s=<id> u=<n> i=<0|1>
  *   UPGRADE s=<id> <bytes>       u.data followed by every input byte the
  *                                feeder had not yet handed to the engine
  *   ERROR <NAME>                 a negative return (last line)
@@ -129,6 +135,11 @@ typedef struct h_script {
   void *arg;
   int eof;                    /* signal EOF after the last piece */
   uint32_t resp_flags_ignore; /* see h_rec */
+  uint32_t protocol;          /* enum zttp_protocol; 0 means ZTTP_HTTP1 */
+  /* When set, the connection's pending output at the end is appended to
+   * the transcript as "OUTPUT\n" followed by what this returns (malloc'd,
+   * freed by the harness). */
+  char *(*describe_output)(const uint8_t *p, size_t len);
 } h_script;
 
 /* h_transcript runs |s| on |data| cut at the |num_cuts| increasing

@@ -509,10 +509,12 @@ static void test_chunk_ext(void **state) {
 static void test_default_values(void **state) {
   (void)state;
   static const uint64_t defaults[] = {
-      0, 131072, 262144, 128, 65536, 32, 8192, 8192, 1024, 32,
+      0,      131072,  262144, 128,  65536, 32, 8192, 8192, 1024, 32,  100,
+      262144, 1048576, 16384,  4096, 4096,  32, 1000, 33,   1000, 100, 1000,
   };
+  const uint32_t last = sizeof(defaults) / sizeof(defaults[0]) - 1;
   zttp_config *cfg = h_cfg_new(0, NULL, NULL);
-  for (uint32_t id = 1; id <= 9; id++) {
+  for (uint32_t id = 1; id <= last; id++) {
     uint64_t v = 0;
     assert_int_equal(zttp_config_get_limit(cfg, &v, id), 0);
     assert_int_equal(v, defaults[id]);
@@ -520,15 +522,25 @@ static void test_default_values(void **state) {
   uint64_t v = 0;
   assert_int_equal(zttp_config_get_limit(cfg, &v, 0),
                    ZTTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(zttp_config_get_limit(cfg, &v, 10),
+  assert_int_equal(zttp_config_get_limit(cfg, &v, last + 1),
                    ZTTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(zttp_config_set_limit(cfg, 0, 5), ZTTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(zttp_config_set_limit(cfg, 10, 5),
+  assert_int_equal(zttp_config_set_limit(cfg, last + 1, 5),
                    ZTTP_ERR_INVALID_ARGUMENT);
-  for (uint32_t id = 1; id <= 9; id++) {
+  for (uint32_t id = 1; id <= last; id++) {
+    /* Only the table sizes may be 0. */
+    int zero_ok = id == ZTTP_LIMIT_HEADER_TABLE_SIZE ||
+                  id == ZTTP_LIMIT_ENCODER_TABLE_SIZE;
     assert_int_equal(zttp_config_set_limit(cfg, id, 0),
-                     ZTTP_ERR_INVALID_ARGUMENT);
+                     zero_ok ? 0 : ZTTP_ERR_INVALID_ARGUMENT);
   }
+  /* HTTP/2 frame sizes: 16384..16777215 (RFC 9113 §6.5.2). */
+  assert_int_equal(
+      zttp_config_set_limit(cfg, ZTTP_LIMIT_H2_MAX_FRAME_SIZE, 16383),
+      ZTTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      zttp_config_set_limit(cfg, ZTTP_LIMIT_H2_MAX_FRAME_SIZE, 16777216),
+      ZTTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(zttp_config_set_limit(cfg, ZTTP_LIMIT_INPUT_BUFFER,
                                          ((uint64_t)1 << 31) + 1),
                    ZTTP_ERR_INVALID_ARGUMENT);

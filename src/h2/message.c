@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+#include "h2/message.h"
+
+#include <string.h>
+
+#include "common/scan.h"
+
+#define STR_EQ(p, n, lit)                                                      \
+  ((n) == sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+int64_t zttp_h2_parse_uint(const char *s, size_t n) {
+  if (n == 0 || n > 18) {
+    return -1;
+  }
+  int64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned d = (unsigned char)s[i] - '0';
+    if (d > 9) {
+      return -1;
+    }
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+int zttp_h2_connection_specific(const char *name, size_t len) {
+  switch (len) {
+  case 7:
+    return memcmp(name, "upgrade", 7) == 0;
+  case 10:
+    return memcmp(name, "connection", 10) == 0 ||
+           memcmp(name, "keep-alive", 10) == 0;
+  case 16:
+    return memcmp(name, "proxy-connection", 16) == 0;
+  case 17:
+    return memcmp(name, "transfer-encoding", 17) == 0;
+  default:
+    return 0;
+  }
+}
+
+/* Names are short: one pass without a branch per byte, folding the class
+ * bits of every byte (all must be tchar) and whether any is uppercase. */
+static inline int name_scan(const uint8_t *p, size_t n, unsigned *upper) {
+  unsigned all = ZTTP_CT_TOKEN;
+  unsigned up = 0;
+  for (size_t i = 0; i < n; i++) {
+    all &= zttp_ctype[p[i]];
+    up |= (unsigned)(uint8_t)(p[i] - 'A') < 26u;
+  }
+  *upper = up;
+  return n > 0 && (all & ZTTP_CT_TOKEN) != 0;
+}
+
+/* RFC 9113 §8.2.1: a field name is a token of lowercase characters. */
+static int name_valid_recv(const uint8_t *p, size_t n) {
+  unsigned up;
+  return name_scan(p, n, &up) && !up;
+}
+
+int zttp_h2_name_valid_send(const char *name, size_t len, int *upper) {
+  unsigned up;
+  int ok = name_scan((const uint8_t *)name, len, &up);
+  *upper = (int)up;
+  return ok;
+}
+
+/* 1 when none of the |n| bytes at |p| is a CTL other than HTAB, or DEL
+ * (zttp_scan_value() reaching the end): 16 bytes at a time, the last 16
+ * with one load that ends at the end; shorter values in one pass without a
+ * branch per byte. */
+static inline int value_chars_ok(const uint8_t *p, size_t n) {
+#if defined(ZTTP_SCAN_SSE2)
+  if (n >= 16) {
+    unsigned bad = zttp_scan_value_bad16(p + n - 16);
+    for (size_t i = 0; i + 16 <= n && bad == 0; i += 16) {
+      bad = zttp_scan_value_bad16(p + i);
+    }
+    return bad == 0;
+  }
+#endif
+  unsigned all = ZTTP_CT_VALUE;
+  for (size_t i = 0; i < n; i++) {
+    all &= zttp_ctype[p[i]];
+  }
+  return (all & ZTTP_CT_VALUE) != 0;
+}
+
+int zttp_h2_value_valid_send(const char *value, size_t len) {
+  return value_chars_ok((const uint8_t *)value, len);
+}
+
+/* RFC 9113 §8.2.1: no NUL, CR or LF, and no leading or trailing SP/HTAB.
+ * Other CTLs are refused as well (RFC 9110 §5.5 field-vchar). */
+static int value_valid_recv(const uint8_t *p, size_t n) {
+  if (n == 0) {
+    return 1;
+  }
+  if (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t') {
+    return 0;
+  }
+  return value_chars_ok(p, n);
+}
+
+static int ieq(const char *a, size_t n, const char *lower) {
+  size_t m = strlen(lower);
+  if (n != m) {
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)a[i];
+    if (c >= 'A' && c <= 'Z') {
+      c = (unsigned char)(c + 32);
+    }
+    if (c != (unsigned char)lower[i]) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void zttp_h2_priority_parse(uint8_t *urgency, uint8_t *incremental,
+                            const char *v, size_t n) {
+  /* RFC 9218 §4 over RFC 8941 §3.2 dictionaries: members separated by
+   * commas; "u" is an integer 0..7, "i" a boolean (bare key = ?1). Members
+   * with other keys, parameters or types are ignored. */
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+      i++;
+    }
+    size_t k = i;
+    while (i < n && v[i] != '=' && v[i] != ',' && v[i] != ';') {
+      i++;
+    }
+    size_t klen = i - k;
+    const char *val = NULL;
+    size_t vlen = 0;
+    if (i < n && v[i] == '=') {
+      val = v + ++i;
+      while (i < n && v[i] != ',' && v[i] != ';') {
+        i++;
+      }
+      vlen = (size_t)(v + i - val);
+    }
+    while (i < n && v[i] != ',') {
+      i++;
+    }
+    while (vlen > 0 && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t')) {
+      vlen--;
+    }
+    if (klen == 1 && v[k] == 'u' && vlen == 1 && val[0] >= '0' &&
+        val[0] <= '7') {
+      *urgency = (uint8_t)(val[0] - '0');
+    } else if (klen == 1 && v[k] == 'i') {
+      if (val == NULL || (vlen == 2 && val[0] == '?' && val[1] == '1')) {
+        *incremental = 1;
+      } else if (vlen == 2 && val[0] == '?' && val[1] == '0') {
+        *incremental = 0;
+      }
+    }
+  }
+}
+
+/* Pseudo-header bits. */
+enum {
+  PS_METHOD = 1,
+  PS_SCHEME = 2,
+  PS_AUTHORITY = 4,
+  PS_PATH = 8,
+  PS_PROTOCOL = 16,
+  PS_STATUS = 32
+};
+
+static int pseudo_bit(const char *n, size_t len) {
+  switch (len) {
+  case 5:
+    return STR_EQ(n, len, ":path") ? PS_PATH : 0;
+  case 7:
+    if (STR_EQ(n, len, ":method")) {
+      return PS_METHOD;
+    }
+    if (STR_EQ(n, len, ":scheme")) {
+      return PS_SCHEME;
+    }
+    return STR_EQ(n, len, ":status") ? PS_STATUS : 0;
+  case 9:
+    return STR_EQ(n, len, ":protocol") ? PS_PROTOCOL : 0;
+  case 10:
+    return STR_EQ(n, len, ":authority") ? PS_AUTHORITY : 0;
+  default:
+    return 0;
+  }
+}
+
+int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
+                      const zttp_header *fields, size_t num_fields, int kind,
+                      int connect_protocol) {
+  memset(msg, 0, sizeof(*msg));
+  msg->content_length = -1;
+  msg->urgency = 3;
+  unsigned seen = 0;
+  size_t i = 0;
+  /* RFC 9113 §8.3: pseudo-header fields come first, each at most once. */
+  for (; i < num_fields && fields[i].name_len > 0 && fields[i].name[0] == ':';
+       i++) {
+    const zttp_header *f = &fields[i];
+    int bit = pseudo_bit(f->name, f->name_len);
+    if (bit == 0 || (seen & (unsigned)bit)) {
+      *why = bit == 0 ? "unknown pseudo-header field"
+                      : "repeated pseudo-header field";
+      return -1;
+    }
+    if (!value_valid_recv((const uint8_t *)f->value, f->value_len)) {
+      *why = "invalid pseudo-header field value";
+      return -1;
+    }
+    seen |= (unsigned)bit;
+    zttp_str v = {f->value, f->value_len};
+    switch (bit) {
+    case PS_METHOD:
+      msg->method = v;
+      break;
+    case PS_SCHEME:
+      msg->scheme = v;
+      break;
+    case PS_AUTHORITY:
+      msg->authority = v;
+      break;
+    case PS_PATH:
+      msg->path = v;
+      break;
+    case PS_PROTOCOL:
+      msg->protocol = v;
+      break;
+    default: {
+      int64_t st = zttp_h2_parse_uint(v.base, v.len);
+      if (v.len != 3 || st < 100 || st > 599) {
+        *why = "invalid :status";
+        return -1;
+      }
+      msg->status = (uint32_t)st;
+      break;
+    }
+    }
+  }
+  msg->first_regular = i;
+  switch (kind) {
+  case ZTTP_H2_MSG_REQUEST: {
+    if (seen & PS_STATUS) {
+      *why = ":status in a request";
+      return -1;
+    }
+    if (!(seen & PS_METHOD)) {
+      *why = "missing :method";
+      return -1;
+    }
+    int connect = STR_EQ(msg->method.base, msg->method.len, "CONNECT");
+    if (seen & PS_PROTOCOL) {
+      /* RFC 8441 §4: extended CONNECT, only when we enabled it. */
+      if (!connect_protocol || !connect) {
+        *why = ":protocol without extended CONNECT";
+        return -1;
+      }
+      if ((seen & (PS_SCHEME | PS_PATH | PS_AUTHORITY)) !=
+          (PS_SCHEME | PS_PATH | PS_AUTHORITY)) {
+        *why = "extended CONNECT without :scheme, :path or :authority";
+        return -1;
+      }
+    } else if (connect) {
+      /* RFC 9113 §8.5 */
+      if ((seen & (PS_SCHEME | PS_PATH)) || !(seen & PS_AUTHORITY)) {
+        *why = "CONNECT needs :authority and no :scheme or :path";
+        return -1;
+      }
+    } else if ((seen & (PS_SCHEME | PS_PATH)) != (PS_SCHEME | PS_PATH)) {
+      *why = "missing :scheme or :path";
+      return -1;
+    }
+    if ((seen & PS_PATH) && msg->path.len == 0) {
+      *why = "empty :path";
+      return -1;
+    }
+    /* RFC 9113 §8.3.1: "*" only for OPTIONS; otherwise an origin-form or
+     * absolute path (http and https). */
+    if ((seen & PS_PATH) && msg->path.base[0] != '/' &&
+        !(msg->path.len == 1 && msg->path.base[0] == '*' &&
+          STR_EQ(msg->method.base, msg->method.len, "OPTIONS"))) {
+      *why = "invalid :path";
+      return -1;
+    }
+    for (size_t k = 0; k < msg->method.len; k++) {
+      if (!(zttp_ctype[(uint8_t)msg->method.base[k]] & ZTTP_CT_TOKEN)) {
+        *why = "invalid :method";
+        return -1;
+      }
+    }
+    if (msg->method.len == 0) {
+      *why = "invalid :method";
+      return -1;
+    }
+    break;
+  }
+  case ZTTP_H2_MSG_RESPONSE:
+    if (seen != PS_STATUS) {
+      *why = "a response needs :status and no other pseudo-header";
+      return -1;
+    }
+    break;
+  default:
+    if (seen != 0) {
+      *why = "pseudo-header field in trailers";
+      return -1;
+    }
+    break;
+  }
+  for (; i < num_fields; i++) {
+    const zttp_header *f = &fields[i];
+    const char *n = f->name;
+    size_t nl = f->name_len;
+    if (!name_valid_recv((const uint8_t *)n, nl)) {
+      *why = nl > 0 && n[0] == ':' ? "pseudo-header field after a regular one"
+                                   : "invalid field name";
+      return -1;
+    }
+    if (!value_valid_recv((const uint8_t *)f->value, f->value_len)) {
+      *why = "invalid field value";
+      return -1;
+    }
+    if (zttp_h2_connection_specific(n, nl)) {
+      *why = "connection-specific field";
+      return -1;
+    }
+    switch (nl) {
+    case 2:
+      /* RFC 9113 §8.2.2: te may only say "trailers". */
+      if (n[0] == 't' && n[1] == 'e' &&
+          !ieq(f->value, f->value_len, "trailers")) {
+        *why = "te other than trailers";
+        return -1;
+      }
+      break;
+    case 4:
+      if (memcmp(n, "host", 4) == 0) {
+        msg->has_host = 1;
+        if (msg->authority.base == NULL) {
+          msg->authority.base = f->value;
+          msg->authority.len = f->value_len;
+        }
+      }
+      break;
+    case 6:
+      if (memcmp(n, "expect", 6) == 0 &&
+          ieq(f->value, f->value_len, "100-continue")) {
+        msg->expect_continue = 1;
+      }
+      break;
+    case 8:
+      if (memcmp(n, "priority", 8) == 0) {
+        msg->has_priority = 1;
+        zttp_h2_priority_parse(&msg->urgency, &msg->incremental, f->value,
+                               f->value_len);
+      }
+      break;
+    case 14:
+      if (memcmp(n, "content-length", 14) == 0) {
+        int64_t cl = zttp_h2_parse_uint(f->value, f->value_len);
+        if (cl < 0 || (msg->content_length >= 0 && msg->content_length != cl)) {
+          *why = "invalid or differing content-length";
+          return -1;
+        }
+        msg->content_length = cl;
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  return 0;
+}
