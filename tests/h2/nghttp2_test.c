@@ -1601,7 +1601,7 @@ static void test_nghttp2_client_workload(void **state) {
     h_str_free(&tr);
   }
   size_t n_resets = resets[1] + resets[2] + resets[3] + resets[4];
-  print_message("nghttp2 client -> zttp server: %zu requests (%zu after "
+  print_message("# nghttp2 client -> zttp server: %zu requests (%zu after "
                 "the shutdown began), %zu completed, resets: %zu client "
                 "mid-body, %zu client mid-response, %zu server on head, %zu "
                 "server mid-stream; %llu request and %llu response body "
@@ -2603,7 +2603,7 @@ static void test_zttp_client_workload(void **state) {
     h_str_free(&tr);
   }
   size_t n_resets = resets[1] + resets[2] + resets[3] + resets[4];
-  print_message("zttp client -> nghttp2 server: %zu requests, %zu completed, "
+  print_message("# zttp client -> nghttp2 server: %zu requests, %zu completed, "
                 "%zu refused by the GOAWAY, resets: %zu client mid-body, %zu "
                 "client mid-response, %zu server on head, %zu server "
                 "mid-stream; %llu request and %llu response body bytes; %zu "
