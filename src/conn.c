@@ -107,6 +107,13 @@ void zttp_config_free(zttp_config *cfg) {
   zttp_mem_free(&mem, cfg->tls_ca_file);
   zttp_mem_free(&mem, cfg->tls_ca_dir);
   zttp_mem_free(&mem, cfg->server_name);
+  zttp_mem_free(&mem, cfg->tls_cert_pem);
+  zttp_tls_wipe(cfg->tls_key_pem, cfg->tls_key_pem_len);
+  zttp_mem_free(&mem, cfg->tls_key_pem);
+  zttp_mem_free(&mem, cfg->alpn);
+  zttp_mem_free(&mem, cfg->tls_groups);
+  /* Connections keep their own references to the contexts. */
+  zttp_tls_cache_clear(&cfg->tls_cache);
   zttp_mem_free(&mem, cfg);
 }
 
@@ -152,18 +159,101 @@ int32_t zttp_config_set_lenient(zttp_config *cfg, uint32_t flags) {
   return 0;
 }
 
-/* Replaces *slot with a copy of |s| (NULL clears it). */
-static int32_t set_string(zttp_config *cfg, char **slot, const char *s) {
-  char *copy = NULL;
-  if (s != NULL) {
-    copy = zttp_mem_strdup(&cfg->mem, s);
-    if (copy == NULL) {
-      return ZTTP_ERR_NOMEM;
-    }
+/* ---- TLS settings (src/crypto/tls.h) ------------------------------------ */
+
+/* The ALPN list QUIC connections use when none is configured. */
+static const uint8_t default_alpn[] = {2, 'h', '3'};
+
+/* Fills |s| with a view of |cfg|'s TLS settings. */
+static void tls_settings_of(const zttp_config *cfg, zttp_tls_settings *s) {
+  memset(s, 0, sizeof(*s));
+  s->backend = cfg->tls_backend;
+  s->cert_file = cfg->tls_cert_file;
+  s->key_file = cfg->tls_key_file;
+  s->cert_pem = cfg->tls_cert_pem;
+  s->cert_pem_len = cfg->tls_cert_pem_len;
+  s->key_pem = cfg->tls_key_pem;
+  s->key_pem_len = cfg->tls_key_pem_len;
+  s->ca_file = cfg->tls_ca_file;
+  s->ca_dir = cfg->tls_ca_dir;
+  s->insecure_no_verify = cfg->tls_insecure;
+  s->alpn = cfg->alpn_len != 0 ? cfg->alpn : default_alpn;
+  s->alpn_len = cfg->alpn_len != 0 ? cfg->alpn_len : sizeof(default_alpn);
+  s->ciphers = cfg->tls_ciphers;
+  s->groups = cfg->tls_groups;
+}
+
+/* Builds (and frees) a BoringSSL context of |role| from |s|: the setters
+ * load what they name at once, so that a bad file fails the call that named
+ * it. */
+static int32_t tls_check(const zttp_config *cfg, const zttp_tls_settings *s,
+                         uint32_t role) {
+  zttp_tls_settings check = *s;
+  check.backend = ZTTP_TLS_BORINGSSL;
+  zttp_tls_ctx *ctx = NULL;
+  int32_t rv = zttp_tls_ctx_new(&ctx, &cfg->mem, &check, role, NULL);
+  zttp_tls_ctx_unref(ctx);
+  return rv;
+}
+
+int32_t zttp_config_tls_ctx(zttp_tls_ctx **out, const zttp_config *cfg,
+                            uint32_t role, char *errmsg) {
+  zttp_tls_settings s;
+  tls_settings_of(cfg, &s);
+  return zttp_tls_cache_get(out, &cfg->tls_cache, &cfg->mem, &s, role, errmsg);
+}
+
+int32_t zttp_config_set_tls_backend(zttp_config *cfg, uint32_t backend) {
+  if (cfg == NULL ||
+      (backend != ZTTP_TLS_BORINGSSL && backend != ZTTP_TLS_NULL)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
   }
-  zttp_mem_free(&cfg->mem, *slot);
-  *slot = copy;
+  cfg->tls_backend = backend;
+  zttp_tls_cache_clear(&cfg->tls_cache);
   return 0;
+}
+
+/* Copies |len| bytes into a new allocation (NULL when |len| is 0). */
+static int32_t copy_bytes(zttp_config *cfg, uint8_t **out, const void *p,
+                          size_t len) {
+  *out = NULL;
+  if (len == 0) {
+    return 0;
+  }
+  *out = zttp_mem_malloc(&cfg->mem, len);
+  if (*out == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  memcpy(*out, p, len);
+  return 0;
+}
+
+/* Copies a NUL-terminated string (NULL stays NULL). */
+static int32_t copy_string(zttp_config *cfg, char **out, const char *s) {
+  *out = NULL;
+  if (s == NULL) {
+    return 0;
+  }
+  *out = zttp_mem_strdup(&cfg->mem, s);
+  return *out != NULL ? 0 : ZTTP_ERR_NOMEM;
+}
+
+/* Installs a checked certificate and key: files or PEM, never both. */
+static void set_cert_key(zttp_config *cfg, char *cert_file, char *key_file,
+                         uint8_t *cert_pem, size_t cert_pem_len,
+                         uint8_t *key_pem, size_t key_pem_len) {
+  zttp_mem_free(&cfg->mem, cfg->tls_cert_file);
+  zttp_mem_free(&cfg->mem, cfg->tls_key_file);
+  zttp_mem_free(&cfg->mem, cfg->tls_cert_pem);
+  zttp_tls_wipe(cfg->tls_key_pem, cfg->tls_key_pem_len);
+  zttp_mem_free(&cfg->mem, cfg->tls_key_pem);
+  cfg->tls_cert_file = cert_file;
+  cfg->tls_key_file = key_file;
+  cfg->tls_cert_pem = cert_pem;
+  cfg->tls_cert_pem_len = cert_pem_len;
+  cfg->tls_key_pem = key_pem;
+  cfg->tls_key_pem_len = key_pem_len;
+  zttp_tls_cache_clear(&cfg->tls_cache);
 }
 
 int32_t zttp_config_set_tls_cert_key(zttp_config *cfg, const char *cert_file,
@@ -171,21 +261,53 @@ int32_t zttp_config_set_tls_cert_key(zttp_config *cfg, const char *cert_file,
   if (cfg == NULL || cert_file == NULL || key_file == NULL) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
+  zttp_tls_settings s;
+  tls_settings_of(cfg, &s);
+  s.cert_file = cert_file;
+  s.key_file = key_file;
+  s.cert_pem = s.key_pem = NULL;
+  s.cert_pem_len = s.key_pem_len = 0;
+  int32_t rv = tls_check(cfg, &s, ZTTP_SERVER);
+  if (rv != 0) {
+    return rv;
+  }
   char *cert = NULL;
-  int32_t rv = set_string(cfg, &cert, cert_file);
-  if (rv != 0) {
-    return rv;
-  }
   char *key = NULL;
-  rv = set_string(cfg, &key, key_file);
-  if (rv != 0) {
+  if (copy_string(cfg, &cert, cert_file) != 0 ||
+      copy_string(cfg, &key, key_file) != 0) {
     zttp_mem_free(&cfg->mem, cert);
+    return ZTTP_ERR_NOMEM;
+  }
+  set_cert_key(cfg, cert, key, NULL, 0, NULL, 0);
+  return 0;
+}
+
+int32_t zttp_config_set_tls_cert_key_pem(zttp_config *cfg, const char *cert_pem,
+                                         size_t cert_len, const char *key_pem,
+                                         size_t key_len) {
+  if (cfg == NULL || cert_pem == NULL || cert_len == 0 || key_pem == NULL ||
+      key_len == 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  zttp_tls_settings s;
+  tls_settings_of(cfg, &s);
+  s.cert_file = s.key_file = NULL;
+  s.cert_pem = (const uint8_t *)cert_pem;
+  s.cert_pem_len = cert_len;
+  s.key_pem = (const uint8_t *)key_pem;
+  s.key_pem_len = key_len;
+  int32_t rv = tls_check(cfg, &s, ZTTP_SERVER);
+  if (rv != 0) {
     return rv;
   }
-  zttp_mem_free(&cfg->mem, cfg->tls_cert_file);
-  zttp_mem_free(&cfg->mem, cfg->tls_key_file);
-  cfg->tls_cert_file = cert;
-  cfg->tls_key_file = key;
+  uint8_t *cert = NULL;
+  uint8_t *key = NULL;
+  if (copy_bytes(cfg, &cert, cert_pem, cert_len) != 0 ||
+      copy_bytes(cfg, &key, key_pem, key_len) != 0) {
+    zttp_mem_free(&cfg->mem, cert);
+    return ZTTP_ERR_NOMEM;
+  }
+  set_cert_key(cfg, NULL, NULL, cert, cert_len, key, key_len);
   return 0;
 }
 
@@ -194,12 +316,21 @@ int32_t zttp_config_set_tls_ca(zttp_config *cfg, const char *ca_file,
   if (cfg == NULL) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
+  if (ca_file != NULL || ca_dir != NULL) {
+    zttp_tls_settings s;
+    tls_settings_of(cfg, &s);
+    s.ca_file = ca_file;
+    s.ca_dir = ca_dir;
+    s.insecure_no_verify = 0; /* load the store even if not verifying now */
+    int32_t rv = tls_check(cfg, &s, ZTTP_CLIENT);
+    if (rv != 0) {
+      return rv;
+    }
+  }
   char *file = NULL;
   char *dir = NULL;
-  if (set_string(cfg, &file, ca_file) != 0) {
-    return ZTTP_ERR_NOMEM;
-  }
-  if (set_string(cfg, &dir, ca_dir) != 0) {
+  if (copy_string(cfg, &file, ca_file) != 0 ||
+      copy_string(cfg, &dir, ca_dir) != 0) {
     zttp_mem_free(&cfg->mem, file);
     return ZTTP_ERR_NOMEM;
   }
@@ -207,6 +338,7 @@ int32_t zttp_config_set_tls_ca(zttp_config *cfg, const char *ca_file,
   zttp_mem_free(&cfg->mem, cfg->tls_ca_dir);
   cfg->tls_ca_file = file;
   cfg->tls_ca_dir = dir;
+  zttp_tls_cache_clear(&cfg->tls_cache);
   return 0;
 }
 
@@ -216,6 +348,7 @@ int32_t zttp_config_set_tls_insecure_no_verify(zttp_config *cfg,
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   cfg->tls_insecure = insecure;
+  zttp_tls_cache_clear(&cfg->tls_cache);
   return 0;
 }
 
@@ -234,6 +367,70 @@ int32_t zttp_config_set_server_name(zttp_config *cfg, const char *name,
   zttp_mem_free(&cfg->mem, cfg->server_name);
   cfg->server_name = copy;
   cfg->server_name_len = len;
+  return 0;
+}
+
+int32_t zttp_config_set_alpn(zttp_config *cfg, const zttp_str *protocols,
+                             size_t num_protocols) {
+  if (cfg == NULL || (protocols == NULL && num_protocols != 0)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < num_protocols; i++) {
+    if (protocols[i].base == NULL || protocols[i].len == 0 ||
+        protocols[i].len > 255) {
+      return ZTTP_ERR_INVALID_ARGUMENT;
+    }
+    total += 1 + protocols[i].len;
+    if (total > 65535) { /* RFC 7301 §3.1: ProtocolNameList<2..2^16-1> */
+      return ZTTP_ERR_INVALID_ARGUMENT;
+    }
+  }
+  uint8_t *wire = NULL;
+  if (total != 0) {
+    wire = zttp_mem_malloc(&cfg->mem, total);
+    if (wire == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+    uint8_t *p = wire;
+    for (size_t i = 0; i < num_protocols; i++) {
+      *p++ = (uint8_t)protocols[i].len;
+      memcpy(p, protocols[i].base, protocols[i].len);
+      p += protocols[i].len;
+    }
+  }
+  zttp_mem_free(&cfg->mem, cfg->alpn);
+  cfg->alpn = wire;
+  cfg->alpn_len = total;
+  zttp_tls_cache_clear(&cfg->tls_cache);
+  return 0;
+}
+
+#define TLS_CIPHERS_ALL                                                        \
+  (ZTTP_TLS_CIPHER_AES_128_GCM_SHA256 | ZTTP_TLS_CIPHER_AES_256_GCM_SHA384 |   \
+   ZTTP_TLS_CIPHER_CHACHA20_POLY1305_SHA256)
+
+int32_t zttp_config_set_tls_ciphers(zttp_config *cfg, uint32_t mask) {
+  if (cfg == NULL || (mask & ~(uint32_t)TLS_CIPHERS_ALL) != 0) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  cfg->tls_ciphers = mask;
+  zttp_tls_cache_clear(&cfg->tls_cache);
+  return 0;
+}
+
+int32_t zttp_config_set_tls_groups(zttp_config *cfg, const char *list) {
+  if (cfg == NULL ||
+      (list != NULL && (list[0] == '\0' || !zttp_tls_groups_valid(list)))) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  char *copy = NULL;
+  if (copy_string(cfg, &copy, list) != 0) {
+    return ZTTP_ERR_NOMEM;
+  }
+  zttp_mem_free(&cfg->mem, cfg->tls_groups);
+  cfg->tls_groups = copy;
+  zttp_tls_cache_clear(&cfg->tls_cache);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "zttp/zttp.h"
 
 #include "common/mem.h"
+#include "crypto/tls.h"
 
 /* Number of enum zttp_limit ids + 1 (index 0 is unused). */
 #define ZTTP_LIMIT_COUNT 22
@@ -31,7 +32,37 @@ struct zttp_config {
   char *server_name;
   size_t server_name_len;
   uint32_t tls_insecure;
+  /* PEM copies (zttp_config_set_tls_cert_key_pem); exclusive with the
+   * files above. */
+  uint8_t *tls_cert_pem;
+  size_t tls_cert_pem_len;
+  uint8_t *tls_key_pem;
+  size_t tls_key_pem_len;
+  /* ALPN list in wire format (RFC 7301 §3.1); empty means "h3". */
+  uint8_t *alpn;
+  size_t alpn_len;
+  uint32_t tls_ciphers; /* ZTTP_TLS_CIPHER_* bits, 0: all */
+  char *tls_groups;     /* NULL: BoringSSL's default */
+  uint32_t tls_backend; /* enum zttp_tls_backend; internal only */
+  /* The TLS contexts built from the settings above, one per role: built by
+   * the first QUIC connection of that role (zttp_config_tls_ctx), shared by
+   * the later ones, dropped by every TLS setter and zttp_config_free. */
+  zttp_tls_cache tls_cache;
 };
+
+/* zttp_config_tls_ctx stores in |*out| a new reference to the TLS context
+ * of |role| built from |cfg|'s TLS settings (once per config and role;
+ * safe from several threads at once). Returns what zttp_tls_ctx_new()
+ * returns, with the message in |errmsg| (ZTTP_TLS_ERRMSG_MAX bytes; may be
+ * NULL). */
+int32_t zttp_config_tls_ctx(zttp_tls_ctx **out, const zttp_config *cfg,
+                            uint32_t role, char *errmsg);
+
+/* zttp_config_set_tls_backend selects the TLS implementation (enum
+ * zttp_tls_backend) of |cfg|'s QUIC connections: ZTTP_TLS_NULL for the
+ * fuzzers and the simulator's fast mode only. Not public API. Returns 0 or
+ * ZTTP_ERR_INVALID_ARGUMENT. */
+int32_t zttp_config_set_tls_backend(zttp_config *cfg, uint32_t backend);
 
 /* Every entry is called by src/conn.c only, after its argument checks and the
  * poisoning rule. A NULL entry means the call is invalid for this protocol

@@ -72,6 +72,9 @@ extern "C" {
   X(CLOSED, -9, 0, "connection is closed or shutting down")                    \
   X(STREAM_LIMIT, -10, 0,                                                      \
     "the peer's limit of concurrent streams is reached; retry later")          \
+  X(TLS_CONFIG, -11, 0,                                                        \
+    "TLS settings refused: unreadable file, bad PEM, key not matching the "    \
+    "certificate, or a required setting missing")                              \
   X(PROTOCOL, -20, 1, "peer violated the protocol")                            \
   X(UNEXPECTED_EOF, -21, 1, "connection closed in the middle of a message")    \
   X(UNEXPECTED_DATA, -22, 1, "data received when no message was expected")     \
@@ -98,6 +101,8 @@ extern "C" {
   X(ENHANCE_YOUR_CALM, -42, 1, "peer exceeded a reset rate or glitch budget")  \
   X(BAD_PREFACE, -43, 1, "connection preface missing or malformed")            \
   X(STREAM_CLOSED, -44, 1, "frame on a stream in the wrong state")             \
+  X(TLS_HANDSHAKE, -45, 1,                                                     \
+    "TLS handshake failed; the wire code is 0x100 + the TLS alert")            \
   X(LIMIT_START_LINE, -50, 1,                                                  \
     "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE")                     \
   X(LIMIT_HEADERS, -51, 1, "more header fields than ZTTP_LIMIT_MAX_HEADERS")   \
@@ -428,10 +433,14 @@ ZTTP_EXTERN int32_t zttp_config_set_option(zttp_config *cfg, uint32_t id,
 ZTTP_EXTERN int32_t zttp_config_set_lenient(zttp_config *cfg, uint32_t flags);
 
 /**
- * zttp_config_set_tls_cert_key names the PEM certificate chain and private
- * key files an HTTP/3 server presents (copied). Read when an HTTP/3
- * connection is created. Returns 0, ZTTP_ERR_INVALID_ARGUMENT or
- * ZTTP_ERR_NOMEM.
+ * zttp_config_set_tls_cert_key names the PEM certificate chain (leaf first)
+ * and private key files a QUIC/HTTP/3 server presents (copied; replaces PEM
+ * set with zttp_config_set_tls_cert_key_pem()). Both files are read and
+ * checked at once; they are loaded again, once for all connections of
+ * |cfg|, when its first QUIC server connection is created. Returns 0,
+ * ZTTP_ERR_TLS_CONFIG (a file cannot be read, holds no PEM certificate or
+ * key, or the key does not match the certificate; |cfg| is unchanged),
+ * ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_config_set_tls_cert_key(zttp_config *cfg,
@@ -439,9 +448,28 @@ ZTTP_EXTERN int32_t zttp_config_set_tls_cert_key(zttp_config *cfg,
                                                  const char *key_file);
 
 /**
+ * zttp_config_set_tls_cert_key_pem sets the certificate chain (leaf first,
+ * |cert_len| bytes of PEM at |cert_pem|) and private key (|key_len| bytes
+ * of PEM at |key_pem|) a QUIC/HTTP/3 server presents, both copied; replaces
+ * files set with zttp_config_set_tls_cert_key(). Checked at once as that
+ * call checks files. Returns 0, ZTTP_ERR_TLS_CONFIG (no PEM certificate or
+ * key, or the key does not match the certificate; |cfg| is unchanged),
+ * ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_cert_key_pem(zttp_config *cfg,
+                                                     const char *cert_pem,
+                                                     size_t cert_len,
+                                                     const char *key_pem,
+                                                     size_t key_len);
+
+/**
  * zttp_config_set_tls_ca names a PEM CA bundle file and/or a hashed CA
- * directory (either may be NULL; both NULL means the system store) an HTTP/3
- * client verifies the server against (copied). Returns 0 or ZTTP_ERR_NOMEM.
+ * directory (either may be NULL; both NULL means the system store,
+ * /etc/ssl/certs, or $SSL_CERT_FILE and $SSL_CERT_DIR) a QUIC/HTTP/3 client
+ * verifies the server's certificate chain against (copied). A file is read
+ * and checked at once. Returns 0, ZTTP_ERR_TLS_CONFIG (the file cannot be
+ * read or holds no certificate; |cfg| is unchanged) or ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_config_set_tls_ca(zttp_config *cfg,
@@ -449,22 +477,74 @@ ZTTP_EXTERN int32_t zttp_config_set_tls_ca(zttp_config *cfg,
                                            const char *ca_dir);
 
 /**
- * zttp_config_set_tls_insecure_no_verify turns certificate and host name
- * verification of the peer off when |insecure| is 1 (default 0: verify).
- * Returns 0 or ZTTP_ERR_INVALID_ARGUMENT.
+ * zttp_config_set_tls_insecure_no_verify turns the client's verification
+ * of the server's certificate chain and host name off when |insecure| is 1.
+ * The default, 0, verifies: a QUIC/HTTP/3 client then needs a server name
+ * (zttp_config_set_server_name()). Returns 0 or ZTTP_ERR_INVALID_ARGUMENT.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_config_set_tls_insecure_no_verify(zttp_config *cfg,
                                                            uint32_t insecure);
 
 /**
- * zttp_config_set_server_name sets the host name an HTTP/3 client sends in
- * SNI and verifies the certificate against (copied, |len| bytes).
+ * zttp_config_set_server_name sets the host name (or IPv4/IPv6 address) a
+ * QUIC/HTTP/3 client sends in SNI (not for an address) and verifies the
+ * server's certificate against (copied, |len| bytes, 1..255, no NUL).
  * Returns 0, ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_config_set_server_name(zttp_config *cfg,
                                                 const char *name, size_t len);
+
+/**
+ * zttp_config_set_alpn sets the ALPN protocols (RFC 7301) of QUIC
+ * connections, in preference order: a client offers them, a server picks
+ * the first of its own list that the client offered and fails the
+ * handshake with no_application_protocol (QUIC error 0x178, RFC 9001 §8.1)
+ * when there is none. |protocols| holds |num_protocols| names of 1..255
+ * bytes each (copied; at most 65535 bytes in all with a length byte per
+ * name); 0 protocols restores the default, "h3". Returns 0,
+ * ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_alpn(zttp_config *cfg,
+                                         const zttp_str *protocols,
+                                         size_t num_protocols);
+
+/** ZTTP_TLS_CIPHER_AES_128_GCM_SHA256 names TLS_AES_128_GCM_SHA256 for
+ * zttp_config_set_tls_ciphers(). @since 0.1.0 */
+#define ZTTP_TLS_CIPHER_AES_128_GCM_SHA256 0x1u
+/** ZTTP_TLS_CIPHER_AES_256_GCM_SHA384 names TLS_AES_256_GCM_SHA384.
+ * @since 0.1.0 */
+#define ZTTP_TLS_CIPHER_AES_256_GCM_SHA384 0x2u
+/** ZTTP_TLS_CIPHER_CHACHA20_POLY1305_SHA256 names
+ * TLS_CHACHA20_POLY1305_SHA256. @since 0.1.0 */
+#define ZTTP_TLS_CIPHER_CHACHA20_POLY1305_SHA256 0x4u
+
+/**
+ * zttp_config_set_tls_ciphers sets the TLS 1.3 cipher suites QUIC
+ * connections accept: a set of ZTTP_TLS_CIPHER_* bits, 0 for all three
+ * (the default). This BoringSSL cannot restrict the suites it offers or
+ * picks, so the set is checked when the handshake has chosen one: a suite
+ * outside it fails the handshake with handshake_failure (QUIC error
+ * 0x128). A client therefore cannot steer the server's choice, which
+ * follows the client's order (AES-GCM first on CPUs with AES instructions).
+ * Returns 0 or ZTTP_ERR_INVALID_ARGUMENT (an unknown bit).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_ciphers(zttp_config *cfg,
+                                                uint32_t mask);
+
+/**
+ * zttp_config_set_tls_groups sets the key-exchange groups QUIC connections
+ * use, in preference order, as a NUL-terminated, colon-separated list such
+ * as "X25519:P-256" (names: X25519, P-256, P-384, P-521; copied). NULL
+ * restores BoringSSL's default. Returns 0, ZTTP_ERR_INVALID_ARGUMENT (an
+ * empty list or a name BoringSSL does not know) or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_config_set_tls_groups(zttp_config *cfg,
+                                               const char *list);
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                              */

@@ -218,6 +218,11 @@ SIGNATURES = {
     "zttp_config_set_tls_ca": (i32, [H, c.c_char_p, c.c_char_p]),
     "zttp_config_set_tls_insecure_no_verify": (i32, [H, u32]),
     "zttp_config_set_server_name": (i32, [H, c.c_char_p, size_t]),
+    "zttp_config_set_tls_cert_key_pem": (i32, [H, c.c_char_p, size_t,
+                                               c.c_char_p, size_t]),
+    "zttp_config_set_alpn": (i32, [H, P(ZttpStr), size_t]),
+    "zttp_config_set_tls_ciphers": (i32, [H, u32]),
+    "zttp_config_set_tls_groups": (i32, [H, c.c_char_p]),
     "zttp_conn_new": (i32, [P(H), H, u32, u32]),
     "zttp_conn_free": (None, [H]),
     "zttp_conn_receive_data": (i64, [H, c.c_char_p, size_t]),
@@ -252,7 +257,8 @@ SIGNATURES = {
 _SCALARS = {"int32_t": i32, "uint32_t": u32, "int64_t": i64, "uint64_t": u64,
             "zttp_tstamp": u64, "size_t": size_t}
 _STRUCTS = {"zttp_event": ZttpEvent, "zttp_header": ZttpHeader,
-            "zttp_path": ZttpPath, "zttp_allocator": ZttpAllocator}
+            "zttp_path": ZttpPath, "zttp_allocator": ZttpAllocator,
+            "zttp_str": ZttpStr}
 
 
 def _same_ctype(a, b):
