@@ -57,7 +57,8 @@ int zttp_crypto_hmac_sha256(uint8_t *out, const uint8_t *key, size_t key_len,
 /* zttp_crypto_memeq compares in constant time: 1 when equal. */
 int zttp_crypto_memeq(const void *a, const void *b, size_t len);
 
-/* ---- packet protection ---------------------------------------------------- */
+/* ---- packet protection ----------------------------------------------------
+ */
 
 /* The AEADs of QUIC's TLS 1.3 cipher suites (RFC 9001 §5.3). */
 enum zttp_crypto_cipher {

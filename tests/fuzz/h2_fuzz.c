@@ -354,6 +354,15 @@ static uint64_t one(uint32_t role, uint32_t sel, const uint8_t *in, size_t n,
     }
   }
   *fatal = r.fatal;
+  const char *msg = NULL;
+  zttp_conn_last_error(r.conn, &msg, NULL, NULL);
+  /* The queued-control cap counts frames owed since the output was last
+   * drained, and output is drained between events: how many frames one
+   * call processes depends on how the input arrived. */
+  if (r.fatal == ZTTP_ERR_ENHANCE_YOUR_CALM && msg != NULL &&
+      strstr(msg, "control frames queued") != NULL) {
+    *fatal = 1;
+  }
   zttp_conn_free(r.conn);
   zttp_config_free(r.cfg);
   return r.hash;
@@ -384,6 +393,9 @@ int h2_fuzz_one(uint32_t role, const uint8_t *data, size_t size) {
   uint64_t h1 = one(role, sel, in, len, 1, &f1);
   uint64_t h2 = one(role, sel, in, len, 0, &f2);
   free(in);
+  if (f1 == 1 || f2 == 1) {
+    return 0; /* see one(): not comparable */
+  }
   if (f1 != f2) {
     fprintf(stderr, "whole feed: %s, split feed: %s\n", zttp_strerror(f1),
             zttp_strerror(f2));
