@@ -1,0 +1,248 @@
+/* The QUIC connection core (RFC 9000 §5-§13, §17; RFC 9001 §4-§5; RFC 9002
+ * through quic/recovery.h): one client or server connection over the
+ * building blocks of src/quic and src/crypto. Internal API, not public: the
+ * HTTP/3 engine sits on it.
+ *
+ * Sans-IO and pull-style: datagrams go in with zttp_quic_conn_recv(), one
+ * datagram to send comes out of each zttp_quic_conn_write(), events are
+ * pulled with zttp_quic_conn_next_event(), time is an argument and
+ * zttp_quic_conn_next_timeout() says when zttp_quic_conn_handle_timeout()
+ * is due. Nothing calls back.
+ *
+ * Scope of this first milestone: QUIC v1, one path, one connection ID per
+ * side (no NEW_CONNECTION_ID, no migration), no Retry, no 0-RTT, no key
+ * update (a packet of the next key phase fails to decrypt and is dropped),
+ * no DATAGRAM frames, no pacing.
+ * SPDX-License-Identifier: MIT */
+#ifndef ZTTP_QUIC_CONN_H
+#define ZTTP_QUIC_CONN_H
+
+#include "zttp/zttp.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mem.h"
+#include "crypto/tls.h"
+#include "quic/packet.h"
+
+/* Every limit the connection enforces, with its default
+ * (zttp_quic_settings_default()). */
+typedef struct zttp_quic_settings {
+  /* initial_max_data we advertise, and the connection receive window kept
+   * open as the application reads (auto-extension). Default 1 MiB. */
+  uint64_t max_data;
+  /* initial_max_stream_data_* we advertise, and the per-stream receive
+   * window kept open as the application reads. Default 256 KiB. */
+  uint64_t max_stream_data;
+  /* initial_max_streams_bidi / _uni we advertise: the peer's concurrent
+   * streams; credit comes back as streams close (MAX_STREAMS). Defaults
+   * 100 and 3. */
+  uint64_t max_streams_bidi;
+  uint64_t max_streams_uni;
+  /* max_idle_timeout in milliseconds (RFC 9000 §10.1); 0: none. Default
+   * 30000. */
+  uint64_t idle_timeout_ms;
+  /* max_udp_payload_size we advertise and the largest datagram we send
+   * (and the peer's value caps it). At least 1200. Default 1452. */
+  uint64_t max_udp_payload_size;
+  /* max_ack_delay we advertise, milliseconds. Default 25. */
+  uint64_t max_ack_delay_ms;
+  /* Bytes of out-of-order CRYPTO data buffered per encryption level
+   * (RFC 9000 §7.5: CRYPTO_BUFFER_EXCEEDED past it). Default 65536. */
+  size_t max_crypto_buffer;
+  /* Ranges of received packet numbers remembered per space for ACK
+   * frames (RFC 9000 §13.2.3). Default 64. */
+  size_t max_ack_ranges;
+  /* Sent packets tracked per space (quic/recovery.h max_sent): no packet
+   * is sent in a space where this many are unresolved. Default 4096. */
+  size_t max_sent_packets;
+  /* Bytes the application may queue per stream before the peer
+   * acknowledges them. Default 262144. */
+  size_t stream_send_buffer;
+  /* Holes per stream and per CRYPTO level in received data (recvbuf
+   * fragments) and in acknowledged send ranges. Default 64. */
+  size_t max_stream_fragments;
+  /* Connection ID length we choose (8-20). Default 8. */
+  size_t cid_len;
+  /* enum zttp_quic_cc_algo. Default ZTTP_QUIC_CC_NEWRENO. */
+  uint32_t cc_algo;
+} zttp_quic_settings;
+
+/* zttp_quic_settings_default fills |s| with the defaults above. */
+void zttp_quic_settings_default(zttp_quic_settings *s);
+
+typedef struct zttp_quic_conn zttp_quic_conn;
+
+/* Event kinds of zttp_quic_conn_next_event(). */
+enum zttp_quic_event_kind {
+  ZTTP_QUIC_EV_NONE = 0,
+  /* The handshake completed (a client: confirmed by HANDSHAKE_DONE comes
+   * later and is not reported). */
+  ZTTP_QUIC_EV_HANDSHAKE_DONE = 1,
+  /* The peer opened |stream_id| (RFC 9000 §3.2). */
+  ZTTP_QUIC_EV_STREAM_OPENED = 2,
+  /* |stream_id| has data (or its end) to read. Reported again only after
+   * a read left nothing and more arrived. */
+  ZTTP_QUIC_EV_STREAM_READABLE = 3,
+  /* |stream_id|'s send buffer has room again after a short write. */
+  ZTTP_QUIC_EV_STREAM_WRITABLE = 4,
+  /* The peer reset |stream_id| (RESET_STREAM, |error_code|). */
+  ZTTP_QUIC_EV_STREAM_RESET = 5,
+  /* The peer asked us to stop sending on |stream_id| (STOP_SENDING,
+   * |error_code|); the stream's send side was reset with that code. */
+  ZTTP_QUIC_EV_STREAM_STOP_SENDING = 6,
+  /* The connection is closing or draining: |error| is 0 (a clean close by
+   * either side) or the ZTTP_ERR_* of a failure, |error_code| the wire
+   * code, |app| 1 for an application close, |remote| 1 when the peer
+   * closed. Last event. */
+  ZTTP_QUIC_EV_CLOSED = 7
+};
+
+typedef struct zttp_quic_event {
+  uint32_t kind; /* enum zttp_quic_event_kind */
+  uint64_t stream_id;
+  uint64_t error_code;
+  int32_t error;
+  uint8_t app;
+  uint8_t remote;
+} zttp_quic_event;
+
+/* Counters for tests and statistics. */
+typedef struct zttp_quic_conn_stats {
+  uint64_t pkts_sent;
+  uint64_t pkts_recv;
+  uint64_t pkts_dropped; /* undecryptable, duplicate or unexpected */
+  uint64_t bytes_sent;   /* datagram bytes */
+  uint64_t bytes_recv;
+  uint64_t pkts_lost;
+  uint64_t stream_bytes_retransmitted;
+  uint64_t acks_sent;
+} zttp_quic_conn_stats;
+
+/* zttp_quic_conn_new creates a connection into |*out|, allocated with
+ * |mem| (kept: it must outlive the connection), with the settings |s|
+ * (copied; NULL: defaults), in |role| (enum zttp_role) over the TLS
+ * context |tls_ctx| (a reference is taken; its role must match). A client
+ * names the server in |server_name| (NUL-terminated; may be NULL with a
+ * non-verifying context), picks random connection IDs and derives its
+ * Initial keys (RFC 9001 §5.2); |initial| must be NULL. A server passes the
+ * parsed header of the client's first Initial packet in |initial| (its
+ * version, DCID and SCID; borrowed) and then hands that datagram to
+ * zttp_quic_conn_recv(). |path| (copied) is the path of the first
+ * datagram. Returns 0, ZTTP_ERR_INVALID_ARGUMENT (bad settings, role or
+ * header, an unsupported version), ZTTP_ERR_TLS_CONFIG or ZTTP_ERR_NOMEM.
+ */
+int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
+                           const zttp_quic_settings *s, uint32_t role,
+                           zttp_tls_ctx *tls_ctx, const char *server_name,
+                           const zttp_quic_hdr *initial, const zttp_path *path,
+                           zttp_tstamp now);
+
+/* zttp_quic_conn_free frees |qc| and everything it holds. NULL is a
+ * no-op. */
+void zttp_quic_conn_free(zttp_quic_conn *qc);
+
+/* zttp_quic_conn_recv processes one UDP datagram (|len| bytes at |data|,
+ * borrowed) that arrived on |path| at |now|: every coalesced packet
+ * (RFC 9000 §12.2). Packets that cannot be decrypted, duplicates and
+ * packets for other connections are dropped silently (RFC 9000 §12.2,
+ * RFC 9001 §5.2). Returns 0, or a negative ZTTP_ERR_* when the peer broke
+ * the protocol (ZTTP_ERR_PROTOCOL, ZTTP_ERR_FLOW_CONTROL,
+ * ZTTP_ERR_TLS_HANDSHAKE) or memory ran out (ZTTP_ERR_NOMEM): the
+ * connection is then closing, a CONNECTION_CLOSE is queued and a CLOSED
+ * event reports the error. */
+int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
+                            const zttp_path *path, zttp_tstamp now);
+
+/* zttp_quic_conn_write builds the next datagram to send into |buf| (|cap|
+ * bytes, at least 1200) and stores its path in |*path|: Initial, Handshake
+ * and 1-RTT packets coalesced (RFC 9000 §12.2). Returns its length, 0 when
+ * nothing is to be sent now, or ZTTP_ERR_INVALID_ARGUMENT (|cap| < 1200)
+ * or ZTTP_ERR_NOMEM. Call it until it returns 0. */
+int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
+                             zttp_path *path, zttp_tstamp now);
+
+/* zttp_quic_conn_next_timeout returns when zttp_quic_conn_handle_timeout()
+ * must be called next (ACK delay, loss detection, PTO, idle timeout,
+ * closing period), or ZTTP_TSTAMP_NEVER. */
+zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc);
+
+/* zttp_quic_conn_handle_timeout runs the timers due at |now|; then call
+ * zttp_quic_conn_write(). Returns 0 or ZTTP_ERR_NOMEM. */
+int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now);
+
+/* zttp_quic_conn_next_event pulls the next event into |*ev|. Returns 1, or
+ * 0 when there is none (ev->kind is then ZTTP_QUIC_EV_NONE). */
+int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev);
+
+/* zttp_quic_conn_close starts an immediate close (RFC 9000 §10.2) with an
+ * application (|app| = 1) or transport error |error_code| and |reason|
+ * (|reason_len| bytes, copied, truncated to 64): a CONNECTION_CLOSE goes
+ * out with the next write, then the closing period. Returns 0 or
+ * ZTTP_ERR_INVALID_STATE (already closing). */
+int32_t zttp_quic_conn_close(zttp_quic_conn *qc, int app, uint64_t error_code,
+                             const char *reason, size_t reason_len,
+                             zttp_tstamp now);
+
+/* ---- state ---------------------------------------------------------- */
+
+/* 1 once the handshake completed (RFC 9001 §4.1.1). */
+int zttp_quic_conn_handshake_complete(const zttp_quic_conn *qc);
+/* 1 once the handshake is confirmed (RFC 9001 §4.1.2). */
+int zttp_quic_conn_handshake_confirmed(const zttp_quic_conn *qc);
+/* A server: 1 once the client's address is validated (RFC 9000 §8.1);
+ * a client: always 1. */
+int zttp_quic_conn_address_validated(const zttp_quic_conn *qc);
+/* 1 while closing or draining (nothing more is sent but a close). */
+int zttp_quic_conn_is_closing(const zttp_quic_conn *qc);
+/* 1 once the closing or draining period ended (or an idle timeout): the
+ * connection can be freed. */
+int zttp_quic_conn_is_closed(const zttp_quic_conn *qc);
+/* The negotiated ALPN (borrowed, valid until free), 0 when none. */
+size_t zttp_quic_conn_alpn(const zttp_quic_conn *qc, const uint8_t **out);
+const zttp_quic_conn_stats *zttp_quic_conn_get_stats(const zttp_quic_conn *qc);
+/* The connection's recovery state (RTT, congestion window), read-only. */
+uint64_t zttp_quic_conn_smoothed_rtt(const zttp_quic_conn *qc);
+uint64_t zttp_quic_conn_cwnd(const zttp_quic_conn *qc);
+
+/* ---- streams (RFC 9000 §2-§4) ------------------------------------- */
+
+/* zttp_quic_conn_open_stream opens a local stream, bidirectional when
+ * |bidi|, and returns its id (RFC 9000 §2.1 id bits), or
+ * ZTTP_ERR_STREAM_LIMIT (the peer's MAX_STREAMS is reached: retry after
+ * more credit), ZTTP_ERR_INVALID_STATE (handshake not complete, closing)
+ * or ZTTP_ERR_NOMEM. */
+int64_t zttp_quic_conn_open_stream(zttp_quic_conn *qc, int bidi);
+
+/* zttp_quic_conn_stream_write queues up to |len| bytes (copied) on stream
+ * |id| and returns how many were taken (limited by the stream's send
+ * buffer, stream_send_buffer); a short count means a STREAM_WRITABLE event
+ * follows when room comes back. |fin| ends the stream once every byte was
+ * taken. Returns ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_INVALID_STATE (no
+ * send side, already finished or reset, closing) or ZTTP_ERR_NOMEM. */
+int64_t zttp_quic_conn_stream_write(zttp_quic_conn *qc, uint64_t id,
+                                    const uint8_t *data, size_t len, int fin);
+
+/* zttp_quic_conn_stream_peek points |*p| at the contiguous bytes ready to
+ * read on stream |id| (valid until the next call on |qc|) and returns
+ * their count; |*fin| is 1 when they run to the end of the stream. Returns
+ * ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_INVALID_STATE (no receive side). */
+int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
+                                   const uint8_t **p, int *fin);
+
+/* zttp_quic_conn_stream_consume marks |n| bytes peeked on |id| as read,
+ * which extends the peer's flow-control credit (MAX_STREAM_DATA, MAX_DATA)
+ * once half a window was read. A stream read to its end and fully sent is
+ * released. Returns 0, ZTTP_ERR_INVALID_ARGUMENT (more than peeked) or
+ * ZTTP_ERR_STREAM_NOT_FOUND. */
+int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
+                                      size_t n);
+
+/* zttp_quic_conn_stream_reset abandons the send side of |id| with
+ * RESET_STREAM |error_code| (RFC 9000 §3.1, §19.4). Returns 0,
+ * ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_INVALID_STATE. */
+int32_t zttp_quic_conn_stream_reset(zttp_quic_conn *qc, uint64_t id,
+                                    uint64_t error_code);
+
+#endif

@@ -1,0 +1,219 @@
+/* The inside of a zttp_quic_conn, shared by conn.c (life cycle, TLS, keys,
+ * events, timers, close), conn_recv.c (packets and frames in), conn_send.c
+ * (packets out) and conn_stream.c (streams and flow control).
+ * SPDX-License-Identifier: MIT */
+#ifndef ZTTP_QUIC_CONN_INTERNAL_H
+#define ZTTP_QUIC_CONN_INTERNAL_H
+
+#include "quic/conn.h"
+
+#include "crypto/crypto.h"
+#include "quic/acks.h"
+#include "quic/frame.h"
+#include "quic/recovery.h"
+#include "quic/sbuf.h"
+#include "quic/tparams.h"
+
+/* Frames remembered per sent packet (what to do when it is acknowledged or
+ * lost, RFC 9000 §13.3); a packet takes no more frames that need it. */
+#define QC_MAX_FRAMES_PER_PKT 16
+/* Bytes of a CONNECTION_CLOSE reason we keep and send. */
+#define QC_MAX_REASON 64
+/* ACK ranges put in one ACK frame. */
+#define QC_MAX_ACK_FRAME_RANGES 32
+/* ACK ranges read from one received ACK frame; more are ignored (the
+ * highest ones are kept, RFC 9000 §13.2.3 lets a receiver do this). */
+#define QC_MAX_RECV_ACK_RANGES 64
+/* CRYPTO bytes a level may hold for sending (a TLS flight). */
+#define QC_CRYPTO_SEND_BUFFER (ZTTP_TLS_MAX_OUTPUT + 16384)
+
+enum qc_frame_kind {
+  QF_STREAM = 1,
+  QF_CRYPTO,
+  QF_ACK,
+  QF_HANDSHAKE_DONE,
+  QF_MAX_DATA,
+  QF_MAX_STREAM_DATA,
+  QF_MAX_STREAMS_BIDI,
+  QF_MAX_STREAMS_UNI,
+  QF_RESET_STREAM,
+  QF_PING,
+};
+
+typedef struct qc_sent_frame {
+  uint64_t id; /* stream id, CRYPTO level, or an ACK's Largest Acknowledged */
+  uint64_t offset;
+  uint64_t len;
+  uint8_t kind; /* enum qc_frame_kind */
+  uint8_t fin;
+} qc_sent_frame;
+
+/* What one sent packet carried; the recovery record's token is the index. */
+typedef struct qc_pktinfo {
+  uint32_t next_free;
+  uint32_t num;
+  qc_sent_frame f[QC_MAX_FRAMES_PER_PKT];
+} qc_pktinfo;
+#define QC_PK_NONE UINT32_MAX
+
+typedef struct qc_stream {
+  uint64_t id;
+  zttp_quic_sendbuf sb;
+  zttp_quic_recvbuf rb;
+  uint64_t max_send; /* the peer's MAX_STREAM_DATA */
+  uint64_t max_recv; /* what we advertised */
+  uint64_t reset_code;
+  uint8_t has_send;
+  uint8_t has_recv;
+  uint8_t send_reset;    /* we reset the send side */
+  uint8_t reset_pending; /* RESET_STREAM to (re)send */
+  uint8_t reset_acked;
+  uint8_t recv_reset; /* the peer reset its send side */
+  uint8_t send_msd;   /* MAX_STREAM_DATA to send */
+  uint8_t want_writable;
+  uint8_t ev_opened;
+  uint8_t ev_readable;
+  uint8_t ev_writable;
+  uint8_t ev_reset;
+  uint8_t ev_stop;
+  uint8_t readable_armed; /* report READABLE when data arrives */
+  uint64_t peer_reset_code;
+  uint64_t stop_code;
+} qc_stream;
+
+enum qc_state {
+  QC_OPEN = 0,
+  QC_CLOSING = 1,  /* RFC 9000 §10.2.1 */
+  QC_DRAINING = 2, /* RFC 9000 §10.2.2 */
+  QC_CLOSED = 3
+};
+
+struct zttp_quic_conn {
+  const zttp_mem *mem;
+  zttp_quic_settings s;
+  uint32_t role;
+  uint32_t version;
+  zttp_path path;
+  zttp_quic_cid scid;  /* ours */
+  zttp_quic_cid dcid;  /* the peer's */
+  zttp_quic_cid odcid; /* the client's first DCID */
+  zttp_tls *tls;
+  uint32_t crypto_backend;
+  zttp_crypto_keys *rx[ZTTP_QUIC_NUM_SPACES];
+  zttp_crypto_keys *tx[ZTTP_QUIC_NUM_SPACES];
+  uint8_t discarded[ZTTP_QUIC_NUM_SPACES];
+  zttp_quic_recvbuf crecv[ZTTP_QUIC_NUM_SPACES]; /* CRYPTO per level */
+  zttp_quic_sendbuf csend[ZTTP_QUIC_NUM_SPACES];
+  zttp_quic_acks acks;
+  zttp_quic_recovery rec;
+  uint64_t next_pn[ZTTP_QUIC_NUM_SPACES];
+  zttp_quic_tparams peer_tp;
+  uint8_t have_peer_tp;
+  uint8_t hs_complete;
+  uint8_t hs_confirmed;
+  uint8_t ev_hs_done;
+  uint8_t send_hs_done;
+  uint8_t validated;      /* server: the client's address (RFC 9000 §8.1) */
+  uint8_t got_peer_scid;  /* client: DCID switched to the server's SCID */
+  uint8_t sent_handshake; /* client: a Handshake packet went out */
+  uint8_t ping_pending[ZTTP_QUIC_NUM_SPACES];
+  uint8_t send_max_data;
+  uint8_t send_max_streams[2]; /* [0] bidi, [1] uni */
+  uint8_t path_response_pending;
+  uint8_t path_response[8];
+  /* Anti-amplification (RFC 9000 §8.1), server before validation. */
+  uint64_t amp_recv;
+  uint64_t amp_sent;
+  /* Connection flow control (RFC 9000 §4.1). */
+  uint64_t peer_max_data;
+  uint64_t data_sent; /* new stream bytes sent */
+  uint64_t max_data;  /* advertised */
+  uint64_t data_recv; /* sum of the highest offsets received */
+  uint64_t data_read; /* consumed by the application */
+  /* Stream counts (RFC 9000 §4.6), [0] bidi, [1] uni. */
+  uint64_t peer_max_streams[2];
+  uint64_t local_opened[2];
+  uint64_t max_streams[2]; /* advertised */
+  uint64_t peer_opened[2];
+  qc_stream **streams;
+  size_t num_streams;
+  size_t cap_streams;
+  size_t rr; /* round-robin cursor for STREAM data */
+  /* Sent-packet contents. */
+  qc_pktinfo *pk;
+  size_t num_pk;
+  uint32_t pk_free;
+  /* Timers and closing. */
+  zttp_tstamp idle_deadline;
+  zttp_tstamp close_deadline;
+  uint32_t state;
+  uint8_t close_pending; /* CONNECTION_CLOSE to send */
+  uint8_t ev_closed;
+  uint8_t close_app;
+  uint8_t close_remote;
+  int32_t close_error;
+  uint64_t close_code;
+  uint64_t close_frame_type;
+  char close_reason[QC_MAX_REASON];
+  size_t close_reason_len;
+  /* Scratch for decrypting one packet. */
+  uint8_t *rxbuf;
+  size_t rxcap;
+  zttp_quic_conn_stats st;
+};
+
+/* conn.c */
+int32_t qc_tls_advance(zttp_quic_conn *qc, zttp_tstamp now);
+void qc_fail(zttp_quic_conn *qc, int32_t err, uint64_t code,
+             uint64_t frame_type, const char *reason, zttp_tstamp now);
+void qc_discard_space(zttp_quic_conn *qc, uint32_t space, zttp_tstamp now);
+void qc_confirm(zttp_quic_conn *qc, zttp_tstamp now);
+int32_t qc_process_recovery(zttp_quic_conn *qc);
+uint64_t qc_pto(const zttp_quic_conn *qc);
+void qc_reset_idle(zttp_quic_conn *qc, zttp_tstamp now);
+void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                      zttp_tstamp now);
+
+/* conn_recv.c: the frames of one decrypted packet. Returns 0, or the
+ * ZTTP_ERR_* of a connection error (already reported with qc_fail). */
+int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
+                          const uint8_t *payload, size_t len,
+                          int *ack_eliciting, zttp_tstamp now);
+
+/* conn_stream.c */
+qc_stream *qc_stream_find(const zttp_quic_conn *qc, uint64_t id);
+/* qc_stream_get_peer finds or opens (with the lower ones of its type,
+ * RFC 9000 §3.2) the stream |id| a frame names. *out is NULL for a stream
+ * already closed. Returns 0 or a ZTTP_ERR_* with |*qerr| set. */
+int32_t qc_stream_get(zttp_quic_conn *qc, qc_stream **out, uint64_t id,
+                      uint64_t *qerr);
+void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st);
+void qc_streams_free(zttp_quic_conn *qc);
+int qc_stream_is_local(const zttp_quic_conn *qc, uint64_t id);
+static inline int qc_stream_is_uni(uint64_t id) {
+  return (id & 2) != 0;
+}
+
+/* Space of a packet type; -1 for none. */
+static inline int qc_space_of(uint32_t pkt_type) {
+  switch (pkt_type) {
+  case ZTTP_QUIC_PKT_INITIAL:
+    return ZTTP_QUIC_SPACE_INITIAL;
+  case ZTTP_QUIC_PKT_HANDSHAKE:
+    return ZTTP_QUIC_SPACE_HANDSHAKE;
+  case ZTTP_QUIC_PKT_SHORT:
+  case ZTTP_QUIC_PKT_ZERO_RTT:
+    return ZTTP_QUIC_SPACE_APP;
+  default:
+    return -1;
+  }
+}
+
+/* TLS level of a packet number space's CRYPTO stream. */
+static inline uint32_t qc_level_of(uint32_t space) {
+  return space == ZTTP_QUIC_SPACE_INITIAL     ? ZTTP_TLS_LEVEL_INITIAL
+         : space == ZTTP_QUIC_SPACE_HANDSHAKE ? ZTTP_TLS_LEVEL_HANDSHAKE
+                                              : ZTTP_TLS_LEVEL_APPLICATION;
+}
+
+#endif

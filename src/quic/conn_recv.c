@@ -1,0 +1,506 @@
+/* Receiving: coalesced packets (RFC 9000 §12.2), packet protection removal
+ * (RFC 9001 §5), and the frames of each packet (RFC 9000 §19).
+ * SPDX-License-Identifier: MIT */
+#include "quic/conn_internal.h"
+
+#include <string.h>
+
+#include "quic/error.h"
+
+/* process_frames' answer for "drop the packet without acknowledging it":
+ * its data could not be buffered (a fragment cap), the peer sends it
+ * again. */
+#define QC_DROP_PACKET 1
+
+static int32_t fail_frame(zttp_quic_conn *qc, int32_t err, uint64_t code,
+                          uint64_t ftype, const char *why, zttp_tstamp now) {
+  qc_fail(qc, err, code, ftype, why, now);
+  return err;
+}
+
+/* Receive-side flow control: a new data end on |st| (RFC 9000 §4.1, §4.5).
+ * Returns 0 or the error already reported. */
+static int32_t conn_credit(zttp_quic_conn *qc, qc_stream *st, uint64_t end,
+                           uint64_t ftype, zttp_tstamp now) {
+  if (end > st->max_recv) {
+    return fail_frame(qc, ZTTP_ERR_FLOW_CONTROL,
+                      ZTTP_QUIC_ERR_FLOW_CONTROL_ERROR, ftype,
+                      "stream data limit", now);
+  }
+  if (end > st->rb.highest &&
+      end - st->rb.highest > qc->max_data - qc->data_recv) {
+    return fail_frame(qc, ZTTP_ERR_FLOW_CONTROL,
+                      ZTTP_QUIC_ERR_FLOW_CONTROL_ERROR, ftype,
+                      "connection data limit", now);
+  }
+  return 0;
+}
+
+static void mark_readable(qc_stream *st) {
+  const uint8_t *p;
+  if (st->readable_armed && (zttp_quic_recvbuf_peek(&st->rb, &p) > 0 ||
+                             st->rb.final_size == st->rb.base)) {
+    st->readable_armed = 0;
+    st->ev_readable = 1;
+  }
+}
+
+static int32_t on_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                         zttp_tstamp now) {
+  uint64_t id = f->u.stream.stream_id;
+  uint64_t qerr = 0;
+  qc_stream *st = NULL;
+  if (qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
+                      f->type, "STREAM on a send-only stream", now);
+  }
+  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  if (rv != 0) {
+    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+  }
+  if (st == NULL || st->recv_reset) {
+    return 0;
+  }
+  uint64_t end = f->u.stream.offset + f->u.stream.len;
+  rv = conn_credit(qc, st, end, f->type, now);
+  if (rv != 0) {
+    return rv;
+  }
+  uint64_t before = st->rb.highest;
+  rv = zttp_quic_recvbuf_write(
+      &st->rb, qc->mem, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
+      (f->type & ZTTP_QUIC_STREAM_FIN) != 0, st->max_recv);
+  switch (rv) {
+  case 0:
+    break;
+  case ZTTP_QUIC_RB_FLOW:
+    return fail_frame(qc, ZTTP_ERR_FLOW_CONTROL,
+                      ZTTP_QUIC_ERR_FLOW_CONTROL_ERROR, f->type,
+                      "stream data limit", now);
+  case ZTTP_QUIC_RB_FINAL_SIZE:
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_FINAL_SIZE_ERROR,
+                      f->type, "final size", now);
+  case ZTTP_QUIC_RB_FRAGMENTS:
+    return QC_DROP_PACKET;
+  default:
+    return fail_frame(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, f->type, "memory",
+                      now);
+  }
+  if (st->rb.highest > before) {
+    qc->data_recv += st->rb.highest - before;
+  }
+  mark_readable(st);
+  return 0;
+}
+
+static int32_t on_crypto(zttp_quic_conn *qc, uint32_t space,
+                         const zttp_quic_frame *f, zttp_tstamp now) {
+  zttp_quic_recvbuf *rb = &qc->crecv[space];
+  uint64_t limit = rb->base + qc->s.max_crypto_buffer;
+  int32_t rv =
+      zttp_quic_recvbuf_write(rb, qc->mem, f->u.crypto.offset, f->u.crypto.data,
+                              f->u.crypto.len, 0, limit);
+  switch (rv) {
+  case 0:
+    break;
+  case ZTTP_QUIC_RB_FLOW: /* RFC 9000 §7.5 */
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL,
+                      ZTTP_QUIC_ERR_CRYPTO_BUFFER_EXCEEDED, f->type,
+                      "CRYPTO buffer", now);
+  case ZTTP_QUIC_RB_FRAGMENTS:
+    return QC_DROP_PACKET;
+  default:
+    return fail_frame(qc, rv == ZTTP_ERR_NOMEM ? rv : ZTTP_ERR_PROTOCOL,
+                      ZTTP_QUIC_ERR_INTERNAL_ERROR, f->type, "CRYPTO", now);
+  }
+  const uint8_t *p;
+  size_t n = zttp_quic_recvbuf_peek(rb, &p);
+  if (n == 0) {
+    return 0;
+  }
+  rv = zttp_tls_provide(qc->tls, qc_level_of(space), p, n);
+  zttp_quic_recvbuf_consume(rb, n);
+  if (rv == ZTTP_ERR_NOMEM) {
+    return fail_frame(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, f->type, "memory",
+                      now);
+  }
+  /* A provide failure is sticky: the handshake call reports it. */
+  rv = qc_tls_advance(qc, now);
+  return rv < 0 ? rv : 0;
+}
+
+static int32_t on_ack(zttp_quic_conn *qc, uint32_t space,
+                      const zttp_quic_frame *f, zttp_tstamp now) {
+  uint64_t delay = 0;
+  if (space == ZTTP_QUIC_SPACE_APP) {
+    /* RFC 9000 §19.3: microseconds scaled by the peer's exponent. */
+    uint64_t exp = qc->peer_tp.ack_delay_exponent;
+    uint64_t raw = f->u.ack.ack_delay;
+    uint64_t cap = (UINT64_C(1) << 40) >> exp; /* ~12 days: no overflow */
+    delay = (raw > cap ? cap : raw) << exp;
+    delay *= 1000;
+  }
+  uint64_t qerr = 0;
+  int32_t rv = zttp_quic_recovery_on_ack_received(
+      &qc->rec, &qerr, space, f->u.ack.ranges, f->u.ack.num_ranges, delay, 0,
+      now);
+  if (rv == ZTTP_ERR_PROTOCOL) {
+    return fail_frame(qc, rv, qerr, f->type, "ACK of an unsent packet", now);
+  }
+  rv = qc_process_recovery(qc);
+  if (rv != 0) {
+    return fail_frame(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, f->type, "memory",
+                      now);
+  }
+  return 0;
+}
+
+static int32_t on_reset_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                               zttp_tstamp now) {
+  uint64_t id = f->u.reset_stream.stream_id;
+  if (qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
+                      f->type, "RESET_STREAM on a send-only stream", now);
+  }
+  uint64_t qerr = 0;
+  qc_stream *st = NULL;
+  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  if (rv != 0) {
+    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+  }
+  if (st == NULL || st->recv_reset) {
+    return 0;
+  }
+  uint64_t fsz = f->u.reset_stream.final_size;
+  rv = conn_credit(qc, st, fsz, f->type, now);
+  if (rv != 0) {
+    return rv;
+  }
+  if (fsz < st->rb.highest || zttp_quic_recvbuf_final_size(&st->rb, fsz) != 0) {
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_FINAL_SIZE_ERROR,
+                      f->type, "final size", now);
+  }
+  /* RFC 9000 §4.5: the final size counts against the connection limit;
+   * unread data is discarded and its credit given back. */
+  qc->data_recv += fsz - st->rb.highest;
+  st->rb.highest = fsz;
+  qc->data_read += fsz - st->rb.base;
+  st->recv_reset = 1;
+  st->peer_reset_code = f->u.reset_stream.error_code;
+  st->ev_reset = 1;
+  st->ev_readable = 0;
+  return 0;
+}
+
+static int32_t on_stop_sending(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                               zttp_tstamp now) {
+  uint64_t id = f->u.stop_sending.stream_id;
+  if (!qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
+                      f->type, "STOP_SENDING on a receive-only stream", now);
+  }
+  uint64_t qerr = 0;
+  qc_stream *st = NULL;
+  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  if (rv != 0) {
+    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+  }
+  if (st == NULL) {
+    return 0;
+  }
+  st->stop_code = f->u.stop_sending.error_code;
+  st->ev_stop = 1;
+  /* RFC 9000 §3.5: answer with RESET_STREAM (same code). */
+  if (!st->send_reset && !zttp_quic_sendbuf_done(&st->sb)) {
+    (void)zttp_quic_conn_stream_reset(qc, id, f->u.stop_sending.error_code);
+  }
+  return 0;
+}
+
+static int32_t on_max_stream_data(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                                  zttp_tstamp now) {
+  uint64_t id = f->u.limit.stream_id;
+  if (!qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
+    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
+                      f->type, "MAX_STREAM_DATA on a receive-only stream", now);
+  }
+  uint64_t qerr = 0;
+  qc_stream *st = NULL;
+  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  if (rv != 0) {
+    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+  }
+  if (st != NULL && f->u.limit.value > st->max_send) {
+    st->max_send = f->u.limit.value;
+  }
+  return 0;
+}
+
+int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
+                          const uint8_t *payload, size_t len,
+                          int *ack_eliciting, zttp_tstamp now) {
+  zttp_rd rd;
+  zttp_rd_init(&rd, payload, len);
+  zttp_quic_ack_range ranges[QC_MAX_RECV_ACK_RANGES];
+  *ack_eliciting = 0;
+  while (zttp_rd_len(&rd) > 0 && qc->state == QC_OPEN) {
+    zttp_quic_frame f;
+    uint64_t qerr = 0;
+    int r =
+        zttp_quic_frame_decode(&rd, &f, &qerr, ranges, QC_MAX_RECV_ACK_RANGES);
+    if (r == ZTTP_QUIC_FRAME_ERROR) {
+      return fail_frame(qc, ZTTP_ERR_PROTOCOL, qerr, f.type, "frame encoding",
+                        now);
+    }
+    /* RFC 9000 §12.4 Table 3. */
+    if (!zttp_quic_frame_allowed(f.type, pkt_type)) {
+      return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_PROTOCOL_VIOLATION,
+                        f.type, "frame not allowed in this packet type", now);
+    }
+    if (zttp_quic_frame_ack_eliciting(f.type)) {
+      *ack_eliciting = 1;
+    }
+    int32_t rv = 0;
+    uint64_t t = f.type;
+    if (t >= ZTTP_QUIC_FT_STREAM && t <= (ZTTP_QUIC_FT_STREAM | 7)) {
+      rv = on_stream(qc, &f, now);
+    } else {
+      switch (t) {
+      case ZTTP_QUIC_FT_PADDING:
+      case ZTTP_QUIC_FT_PING:
+        break;
+      case ZTTP_QUIC_FT_ACK:
+      case ZTTP_QUIC_FT_ACK_ECN:
+        rv = on_ack(qc, space, &f, now);
+        break;
+      case ZTTP_QUIC_FT_RESET_STREAM:
+        rv = on_reset_stream(qc, &f, now);
+        break;
+      case ZTTP_QUIC_FT_STOP_SENDING:
+        rv = on_stop_sending(qc, &f, now);
+        break;
+      case ZTTP_QUIC_FT_CRYPTO:
+        rv = on_crypto(qc, space, &f, now);
+        break;
+      case ZTTP_QUIC_FT_NEW_TOKEN:
+        if (qc->role == ZTTP_SERVER) { /* RFC 9000 §19.7 */
+          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
+                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
+                          "NEW_TOKEN from a client", now);
+        }
+        break;
+      case ZTTP_QUIC_FT_MAX_DATA:
+        if (f.u.limit.value > qc->peer_max_data) {
+          qc->peer_max_data = f.u.limit.value;
+        }
+        break;
+      case ZTTP_QUIC_FT_MAX_STREAM_DATA:
+        rv = on_max_stream_data(qc, &f, now);
+        break;
+      case ZTTP_QUIC_FT_MAX_STREAMS_BIDI:
+      case ZTTP_QUIC_FT_MAX_STREAMS_UNI: {
+        size_t k = t == ZTTP_QUIC_FT_MAX_STREAMS_UNI;
+        if (f.u.limit.value > qc->peer_max_streams[k]) {
+          qc->peer_max_streams[k] = f.u.limit.value;
+        }
+        break;
+      }
+      case ZTTP_QUIC_FT_DATA_BLOCKED:
+      case ZTTP_QUIC_FT_STREAM_DATA_BLOCKED:
+      case ZTTP_QUIC_FT_STREAMS_BLOCKED_BIDI:
+      case ZTTP_QUIC_FT_STREAMS_BLOCKED_UNI:
+        /* Our limits move as the application reads: nothing to do. */
+        break;
+      case ZTTP_QUIC_FT_NEW_CONNECTION_ID:
+        /* RFC 9000 §19.15: an error toward a zero-length CID user. Other
+         * IDs are not used yet (one path, no migration). */
+        if (qc->dcid.len == 0) {
+          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
+                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
+                          "NEW_CONNECTION_ID to a zero-length CID", now);
+        }
+        break;
+      case ZTTP_QUIC_FT_RETIRE_CONNECTION_ID:
+        /* RFC 9000 §19.16: we issued sequence number 0 only. */
+        if (f.u.retire_connection_id.seq > 0) {
+          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
+                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
+                          "RETIRE_CONNECTION_ID of an unissued CID", now);
+        }
+        break;
+      case ZTTP_QUIC_FT_PATH_CHALLENGE:
+        /* RFC 9000 §8.2.2 */
+        memcpy(qc->path_response, f.u.path.data, 8);
+        qc->path_response_pending = 1;
+        break;
+      case ZTTP_QUIC_FT_PATH_RESPONSE:
+        break;
+      case ZTTP_QUIC_FT_CONNECTION_CLOSE:
+      case ZTTP_QUIC_FT_CONNECTION_CLOSE_APP:
+        qc_on_peer_close(qc, &f, now);
+        return 0;
+      case ZTTP_QUIC_FT_HANDSHAKE_DONE:
+        if (qc->role == ZTTP_SERVER) { /* RFC 9000 §19.20 */
+          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
+                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
+                          "HANDSHAKE_DONE from a client", now);
+        } else {
+          qc_confirm(qc, now);
+        }
+        break;
+      case ZTTP_QUIC_FT_DATAGRAM:
+      case ZTTP_QUIC_FT_DATAGRAM_LEN:
+      default:
+        /* RFC 9221 §3: not advertised, so not allowed. */
+        rv = fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_PROTOCOL_VIOLATION,
+                        t, "DATAGRAM not negotiated", now);
+        break;
+      }
+    }
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  return 0;
+}
+
+/* One packet of a datagram (|len| bytes at |pkt|, its header parsed). */
+static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
+                           const uint8_t *pkt, size_t len, zttp_tstamp now) {
+  int space = qc_space_of(h->type);
+  if (space < 0 || h->type == ZTTP_QUIC_PKT_ZERO_RTT) {
+    return 0; /* Retry, VN and 0-RTT are not handled yet: dropped */
+  }
+  int is_long = h->type != ZTTP_QUIC_PKT_SHORT;
+  if (is_long && h->version != qc->version) {
+    return 0;
+  }
+  if (!zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) &&
+      !(qc->role == ZTTP_SERVER && is_long &&
+        zttp_quic_cid_eq(&qc->odcid, h->dcid, h->dcid_len))) {
+    return 0;
+  }
+  /* RFC 9000 §7.2: after the first server Initial, the SCID is fixed. */
+  if (is_long && qc->got_peer_scid &&
+      !zttp_quic_cid_eq(&qc->dcid, h->scid, h->scid_len)) {
+    return 0;
+  }
+  if (is_long && !qc->got_peer_scid && h->type != ZTTP_QUIC_PKT_INITIAL) {
+    return 0;
+  }
+  zttp_crypto_keys *keys = qc->rx[space];
+  if (keys == NULL || len > qc->rxcap ||
+      !zttp_quic_hp_sample_ok(len, h->pn_offset)) {
+    return 0;
+  }
+  /* RFC 9001 §5.7: a server does not process 1-RTT before completion. */
+  if (space == ZTTP_QUIC_SPACE_APP && qc->role == ZTTP_SERVER &&
+      !qc->hs_complete) {
+    return 0;
+  }
+  uint8_t *b = qc->rxbuf;
+  memcpy(b, pkt, len);
+  uint8_t mask[ZTTP_CRYPTO_HP_MASK_LEN];
+  size_t pn_len;
+  uint64_t tpn;
+  if (!zttp_crypto_hp_mask(keys, mask,
+                           b + zttp_quic_hp_sample_offset(h->pn_offset)) ||
+      !zttp_quic_hp_unmask(b, len, h->pn_offset, mask, &pn_len, &tpn)) {
+    return 0;
+  }
+  uint64_t pn = zttp_quic_pn_decode(zttp_quic_acks_largest(&qc->acks, space),
+                                    tpn, (unsigned)(8 * pn_len));
+  size_t hdr_len = h->pn_offset + pn_len;
+  if (pn > ZTTP_QUIC_MAX_PN || len - hdr_len < ZTTP_CRYPTO_TAG_LEN) {
+    return 0;
+  }
+  /* No key update yet: a flipped key phase cannot be opened (dropped). */
+  if (!is_long && (b[0] & ZTTP_QUIC_KEY_PHASE_BIT)) {
+    return 0;
+  }
+  if (!zttp_crypto_open(keys, b + hdr_len, pn, b, hdr_len, b + hdr_len,
+                        len - hdr_len)) {
+    return 0; /* RFC 9001 §5.2, §9.5: dropped without harm */
+  }
+  if (zttp_quic_acks_is_duplicate(&qc->acks, (uint32_t)space, pn)) {
+    return 0;
+  }
+  size_t plen = len - hdr_len - ZTTP_CRYPTO_TAG_LEN;
+  if (zttp_quic_hdr_reserved(b[0]) != 0 || plen == 0) {
+    /* RFC 9000 §17.2, §17.3.1; §12.4: a packet without frames. */
+    qc_fail(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, 0,
+            plen == 0 ? "packet without frames" : "reserved bits", now);
+    return ZTTP_ERR_PROTOCOL;
+  }
+  if (qc->role == ZTTP_CLIENT && !qc->got_peer_scid) {
+    /* RFC 9000 §7.2: the server's SCID becomes our DCID. */
+    zttp_quic_cid_set(&qc->dcid, h->scid, h->scid_len);
+    qc->got_peer_scid = 1;
+  }
+  qc->st.pkts_recv++;
+  int ack_eliciting = 0;
+  int32_t rv = qc_process_frames(qc, h->type, (uint32_t)space, b + hdr_len,
+                                 plen, &ack_eliciting, now);
+  if (rv == QC_DROP_PACKET) {
+    qc->st.pkts_dropped++;
+    return 0;
+  }
+  if (rv != 0) {
+    return rv;
+  }
+  if (qc->state == QC_OPEN && !qc->discarded[space]) {
+    rv = zttp_quic_acks_on_received(&qc->acks, (uint32_t)space, pn,
+                                    ack_eliciting, now);
+    if (rv == ZTTP_ERR_NOMEM) {
+      qc_fail(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory", now);
+      return rv;
+    }
+  }
+  if (space == ZTTP_QUIC_SPACE_HANDSHAKE && qc->role == ZTTP_SERVER) {
+    /* RFC 9000 §8.1: a Handshake packet validates the client's address;
+     * RFC 9001 §4.9.1: the server's Initial keys go. */
+    if (!qc->validated) {
+      qc->validated = 1;
+      zttp_quic_recovery_set_amplification_limited(&qc->rec, 0, now);
+    }
+    qc_discard_space(qc, ZTTP_QUIC_SPACE_INITIAL, now);
+  }
+  qc_reset_idle(qc, now);
+  return 0;
+}
+
+int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
+                            const zttp_path *path, zttp_tstamp now) {
+  (void)path; /* one path: migration is not supported yet */
+  if (qc->state == QC_CLOSED || qc->state == QC_DRAINING) {
+    return 0;
+  }
+  qc->st.bytes_recv += len;
+  if (!qc->validated) {
+    qc->amp_recv += len;
+    zttp_quic_recovery_set_amplification_limited(&qc->rec, 0, now);
+  }
+  uint64_t before = qc->st.pkts_recv;
+  size_t off = 0;
+  while (off < len) {
+    zttp_quic_hdr h;
+    if (zttp_quic_hdr_parse(&h, data + off, len - off, qc->scid.len) !=
+        ZTTP_QUIC_HDR_OK) {
+      break; /* RFC 9000 §12.2: the rest of the datagram goes too */
+    }
+    uint64_t got = qc->st.pkts_recv;
+    int32_t rv = recv_packet(qc, &h, data + off, h.packet_len, now);
+    if (rv < 0) {
+      return rv;
+    }
+    if (qc->st.pkts_recv == got) {
+      qc->st.pkts_dropped++;
+    }
+    off += h.packet_len;
+  }
+  if (qc->state == QC_CLOSING && qc->st.pkts_recv > before) {
+    /* RFC 9000 §10.2.1: answer packets with the CONNECTION_CLOSE again. */
+    qc->close_pending = 1;
+  }
+  return 0;
+}

@@ -1,0 +1,577 @@
+/* Sending: one datagram per zttp_quic_conn_write() with Initial, Handshake
+ * and 1-RTT packets coalesced (RFC 9000 §12.2), packet protection (RFC 9001
+ * §5), padding (RFC 9000 §14.1), the anti-amplification limit (§8.1),
+ * congestion control (RFC 9002 §7), and a record of what each packet
+ * carried for acknowledgment and loss (RFC 9000 §13.3).
+ * SPDX-License-Identifier: MIT */
+#include "quic/conn_internal.h"
+
+#include <string.h>
+
+#include "quic/error.h"
+
+/* Room below which a packet is not started: header, a frame, the tag. */
+#define QC_MIN_PACKET_ROOM 64
+/* Worst-case STREAM frame header (type, id, offset, length). */
+#define QC_STREAM_FRAME_OVERHEAD 19
+
+/* One packet being built inside the datagram. */
+typedef struct pkt_build {
+  uint32_t space;
+  int is_long;
+  size_t start;      /* in the datagram */
+  size_t length_off; /* long headers: the Length field, from start */
+  size_t pn_off;     /* from start */
+  size_t pn_len;
+  size_t hdr_len;
+  size_t payload_len;
+  size_t payload_cap; /* without the tag */
+  uint64_t pn;
+  uint32_t pk; /* qc_pktinfo slot */
+  int ack_eliciting;
+  int padded;
+  int has_ack;
+} pkt_build;
+
+static int32_t pk_alloc(zttp_quic_conn *qc, uint32_t *out) {
+  if (qc->pk_free != QC_PK_NONE) {
+    *out = qc->pk_free;
+    qc->pk_free = qc->pk[*out].next_free;
+    qc->pk[*out].num = 0;
+    return 0;
+  }
+  /* At most max_sent per space are unresolved (zttp_quic_recovery_reserve)
+   * plus the ones being built. */
+  size_t max = ZTTP_QUIC_NUM_SPACES * (qc->s.max_sent_packets + 1);
+  if (qc->num_pk >= max) {
+    return ZTTP_ERR_BUFFER_FULL;
+  }
+  size_t ncap = qc->num_pk != 0 ? 2 * qc->num_pk : 32;
+  if (ncap > max) {
+    ncap = max;
+  }
+  qc_pktinfo *n = zttp_mem_realloc(qc->mem, qc->pk, ncap * sizeof(*n));
+  if (n == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  qc->pk = n;
+  for (size_t i = ncap; i-- > qc->num_pk + 1;) {
+    n[i].num = 0;
+    n[i].next_free = qc->pk_free;
+    qc->pk_free = (uint32_t)i;
+  }
+  *out = (uint32_t)qc->num_pk;
+  n[*out].num = 0;
+  qc->num_pk = ncap;
+  return 0;
+}
+
+static void pk_release(zttp_quic_conn *qc, uint32_t i) {
+  qc->pk[i].num = 0;
+  qc->pk[i].next_free = qc->pk_free;
+  qc->pk_free = i;
+}
+
+static int pk_room(const zttp_quic_conn *qc, const pkt_build *pb) {
+  return qc->pk[pb->pk].num < QC_MAX_FRAMES_PER_PKT;
+}
+
+static void pk_add(zttp_quic_conn *qc, pkt_build *pb, uint8_t kind, uint64_t id,
+                   uint64_t offset, uint64_t len, int fin) {
+  qc_pktinfo *pi = &qc->pk[pb->pk];
+  qc_sent_frame *f = &pi->f[pi->num++];
+  f->kind = kind;
+  f->id = id;
+  f->offset = offset;
+  f->len = len;
+  f->fin = (uint8_t)fin;
+}
+
+/* Appends an encoded frame; returns 1 if it fit. */
+static int put_frame(uint8_t *dgram, pkt_build *pb, const zttp_quic_frame *f) {
+  uint8_t *p = dgram + pb->start + pb->hdr_len + pb->payload_len;
+  size_t n = zttp_quic_frame_encode(f, p, pb->payload_cap - pb->payload_len);
+  if (n == 0) {
+    return 0;
+  }
+  pb->payload_len += n;
+  if (zttp_quic_frame_ack_eliciting(f->type)) {
+    pb->ack_eliciting = 1;
+  }
+  return 1;
+}
+
+static int put_limit(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
+                     uint64_t type, uint64_t id, uint64_t value, uint8_t kind) {
+  if (!pk_room(qc, pb)) {
+    return 0;
+  }
+  zttp_quic_frame f;
+  memset(&f, 0, sizeof(f));
+  f.type = type;
+  f.u.limit.stream_id = id;
+  f.u.limit.value = value;
+  if (!put_frame(dgram, pb, &f)) {
+    return 0;
+  }
+  pk_add(qc, pb, kind, id, 0, 0, 0);
+  return 1;
+}
+
+/* Control frames of the ApplicationData space. */
+static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
+  zttp_quic_frame f;
+  memset(&f, 0, sizeof(f));
+  if (qc->send_hs_done && pk_room(qc, pb)) {
+    f.type = ZTTP_QUIC_FT_HANDSHAKE_DONE;
+    if (put_frame(dgram, pb, &f)) {
+      pk_add(qc, pb, QF_HANDSHAKE_DONE, 0, 0, 0, 0);
+      qc->send_hs_done = 0;
+    }
+  }
+  if (qc->path_response_pending) {
+    f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
+    memcpy(f.u.path.data, qc->path_response, 8);
+    if (put_frame(dgram, pb, &f)) {
+      qc->path_response_pending = 0;
+    }
+  }
+  if (qc->send_max_data && put_limit(qc, dgram, pb, ZTTP_QUIC_FT_MAX_DATA, 0,
+                                     qc->max_data, QF_MAX_DATA)) {
+    qc->send_max_data = 0;
+  }
+  for (size_t k = 0; k < 2; k++) {
+    if (qc->send_max_streams[k] &&
+        put_limit(qc, dgram, pb,
+                  k == 0 ? ZTTP_QUIC_FT_MAX_STREAMS_BIDI
+                         : ZTTP_QUIC_FT_MAX_STREAMS_UNI,
+                  0, qc->max_streams[k],
+                  k == 0 ? QF_MAX_STREAMS_BIDI : QF_MAX_STREAMS_UNI)) {
+      qc->send_max_streams[k] = 0;
+    }
+  }
+  for (size_t i = 0; i < qc->num_streams; i++) {
+    qc_stream *st = qc->streams[i];
+    if (st->send_msd && put_limit(qc, dgram, pb, ZTTP_QUIC_FT_MAX_STREAM_DATA,
+                                  st->id, st->max_recv, QF_MAX_STREAM_DATA)) {
+      st->send_msd = 0;
+    }
+    if (st->reset_pending && pk_room(qc, pb)) {
+      f.type = ZTTP_QUIC_FT_RESET_STREAM;
+      f.u.reset_stream.stream_id = st->id;
+      f.u.reset_stream.error_code = st->reset_code;
+      f.u.reset_stream.final_size = st->sb.sent; /* RFC 9000 §4.5 */
+      if (put_frame(dgram, pb, &f)) {
+        pk_add(qc, pb, QF_RESET_STREAM, st->id, 0, 0, 0);
+        st->reset_pending = 0;
+      }
+    }
+  }
+}
+
+static void put_crypto(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
+  zttp_quic_sendbuf *sb = &qc->csend[pb->space];
+  while (pk_room(qc, pb) && pb->payload_cap - pb->payload_len > 16) {
+    zttp_quic_chunk c;
+    size_t room = pb->payload_cap - pb->payload_len;
+    if (!zttp_quic_sendbuf_next(sb, &c, room, UINT64_MAX) || c.len == 0) {
+      return;
+    }
+    size_t taken = 0;
+    uint8_t *p = dgram + pb->start + pb->hdr_len + pb->payload_len;
+    size_t n =
+        zttp_quic_frame_encode_crypto(p, room, c.offset, c.data, c.len, &taken);
+    if (n == 0) {
+      return;
+    }
+    zttp_quic_sendbuf_on_sent(sb, c.offset, taken, 0);
+    pb->payload_len += n;
+    pb->ack_eliciting = 1;
+    pk_add(qc, pb, QF_CRYPTO, pb->space, c.offset, taken, 0);
+  }
+}
+
+/* Returns 1 if the stream has something it may send now. */
+static int stream_put(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
+                      qc_stream *st) {
+  int wrote = 0;
+  while (pk_room(qc, pb) &&
+         pb->payload_cap - pb->payload_len > QC_STREAM_FRAME_OVERHEAD) {
+    uint64_t credit = qc->peer_max_data - qc->data_sent;
+    uint64_t limit = st->sb.sent + credit;
+    if (limit > st->max_send) {
+      limit = st->max_send;
+    }
+    zttp_quic_chunk c;
+    size_t room = pb->payload_cap - pb->payload_len;
+    if (!zttp_quic_sendbuf_next(&st->sb, &c, room, limit)) {
+      break;
+    }
+    size_t taken = 0;
+    uint8_t *p = dgram + pb->start + pb->hdr_len + pb->payload_len;
+    size_t n = zttp_quic_frame_encode_stream(p, room, st->id, c.offset, c.data,
+                                             c.len, c.fin, 1, &taken);
+    if (n == 0) {
+      break;
+    }
+    int fin = c.fin && taken == c.len;
+    uint64_t old_sent = st->sb.sent;
+    zttp_quic_sendbuf_on_sent(&st->sb, c.offset, taken, fin);
+    if (c.offset + taken > old_sent) {
+      qc->data_sent += c.offset + taken - old_sent;
+    }
+    pb->payload_len += n;
+    pb->ack_eliciting = 1;
+    pk_add(qc, pb, QF_STREAM, st->id, c.offset, taken, fin);
+    wrote = 1;
+    if (taken < c.len) {
+      break;
+    }
+  }
+  return wrote;
+}
+
+static void put_streams(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
+  size_t n = qc->num_streams;
+  if (n == 0) {
+    return;
+  }
+  size_t start = qc->rr < n ? qc->rr : 0;
+  for (size_t j = 0; j < n; j++) {
+    size_t i = (start + j) % n;
+    qc_stream *st = qc->streams[i];
+    if (!st->has_send || st->send_reset) {
+      continue;
+    }
+    if (stream_put(qc, dgram, pb, st)) {
+      qc->rr = i + 1; /* round robin: the next stream goes first next time */
+    }
+    if (!pk_room(qc, pb) ||
+        pb->payload_cap - pb->payload_len <= QC_STREAM_FRAME_OVERHEAD) {
+      return;
+    }
+  }
+}
+
+static int space_has_probe(const zttp_quic_conn *qc, uint32_t space) {
+  return zttp_quic_recovery_probes(&qc->rec, space) > 0 ||
+         qc->ping_pending[space];
+}
+
+/* Starts a packet of |space| at |off| with |room| bytes. Returns 1, 0 when
+ * nothing fits or the space cannot send, or a negative error. */
+static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
+                            size_t room, uint32_t space, pkt_build *pb) {
+  if (room < QC_MIN_PACKET_ROOM) {
+    return 0;
+  }
+  int32_t rv = zttp_quic_recovery_reserve(&qc->rec, space);
+  if (rv == ZTTP_ERR_NOMEM) {
+    return rv;
+  }
+  if (rv != 0) {
+    return 0;
+  }
+  memset(pb, 0, sizeof(*pb));
+  pb->space = space;
+  pb->start = off;
+  pb->pn = qc->next_pn[space];
+  pb->pn_len = zttp_quic_pn_encode_len(pb->pn, qc->rec.sp[space].largest_acked);
+  uint8_t *p = dgram + off;
+  size_t cap = room - ZTTP_CRYPTO_TAG_LEN;
+  if (space == ZTTP_QUIC_SPACE_APP) {
+    pb->hdr_len =
+        zttp_quic_hdr_write_short(p, cap, qc->dcid.data, qc->dcid.len, 0, 0,
+                                  pb->pn, pb->pn_len, &pb->pn_off);
+  } else {
+    zttp_quic_hdr h;
+    memset(&h, 0, sizeof(h));
+    h.type = space == ZTTP_QUIC_SPACE_INITIAL ? ZTTP_QUIC_PKT_INITIAL
+                                              : ZTTP_QUIC_PKT_HANDSHAKE;
+    h.version = qc->version;
+    h.dcid = qc->dcid.data;
+    h.dcid_len = qc->dcid.len;
+    h.scid = qc->scid.data;
+    h.scid_len = qc->scid.len;
+    pb->is_long = 1;
+    pb->hdr_len = zttp_quic_hdr_write_long(p, cap, &h, pb->pn, pb->pn_len,
+                                           &pb->length_off, &pb->pn_off);
+  }
+  if (pb->hdr_len == 0 || pb->hdr_len + 8 > cap) {
+    return 0;
+  }
+  pb->payload_cap = cap - pb->hdr_len;
+  if (pb->is_long && pb->payload_cap > 16000) {
+    pb->payload_cap = 16000; /* the 2-byte Length field */
+  }
+  rv = pk_alloc(qc, &pb->pk);
+  if (rv == ZTTP_ERR_NOMEM) {
+    return rv;
+  }
+  return rv == 0 ? 1 : 0;
+}
+
+/* Seals a built packet and records it (RFC 9001 §5.3, §5.4; RFC 9002
+ * §A.5). Returns its length. */
+static size_t finish_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
+                            zttp_tstamp now) {
+  uint8_t *p = dgram + pb->start;
+  /* RFC 9001 §5.4.2: room for the header-protection sample. */
+  while (pb->pn_len + pb->payload_len < 4) {
+    p[pb->hdr_len + pb->payload_len++] = 0;
+    pb->padded = 1;
+  }
+  size_t len = pb->hdr_len + pb->payload_len + ZTTP_CRYPTO_TAG_LEN;
+  if (pb->is_long) {
+    zttp_quic_length_patch(p, pb->length_off,
+                           pb->pn_len + pb->payload_len + ZTTP_CRYPTO_TAG_LEN);
+  }
+  zttp_crypto_keys *k = qc->tx[pb->space];
+  uint8_t mask[ZTTP_CRYPTO_HP_MASK_LEN];
+  if (!zttp_crypto_seal(k, p + pb->hdr_len, pb->pn, p, pb->hdr_len,
+                        p + pb->hdr_len, pb->payload_len) ||
+      !zttp_crypto_hp_mask(k, mask,
+                           p + zttp_quic_hp_sample_offset(pb->pn_off)) ||
+      !zttp_quic_hp_mask_apply(p, len, pb->pn_off, mask)) {
+    /* Cannot happen with valid keys; the packet number is burnt. */
+    memset(mask, 0, sizeof(mask));
+  }
+  uint32_t flags = 0;
+  if (pb->ack_eliciting) {
+    flags = ZTTP_QUIC_SENT_ACK_ELICITING | ZTTP_QUIC_SENT_IN_FLIGHT;
+  } else if (pb->padded) {
+    flags = ZTTP_QUIC_SENT_IN_FLIGHT;
+  }
+  (void)zttp_quic_recovery_on_packet_sent(&qc->rec, pb->space, pb->pn,
+                                          (uint32_t)len, flags, pb->pk, now);
+  qc->next_pn[pb->space]++;
+  if (pb->has_ack) {
+    zttp_quic_acks_on_sent(&qc->acks, pb->space);
+    qc->st.acks_sent++;
+  }
+  if (pb->ack_eliciting) {
+    qc->ping_pending[pb->space] = 0;
+  }
+  qc->st.pkts_sent++;
+  return len;
+}
+
+/* Fills one packet's frames. Returns 1 when the packet has frames worth
+ * sending, 0 when it must be dropped. */
+static int fill_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
+                       int others, int may_elicit, zttp_tstamp now) {
+  uint32_t space = pb->space;
+  /* The ACK frame first, so that it always fits (RFC 9000 §13.2). */
+  int ack_due = zttp_quic_acks_due(&qc->acks, space, now);
+  int ack_pending = zttp_quic_acks_pending(&qc->acks, space);
+  if ((ack_due || ack_pending) && pk_room(qc, pb)) {
+    zttp_quic_ack_range ranges[QC_MAX_ACK_FRAME_RANGES];
+    zttp_quic_frame f;
+    if (zttp_quic_acks_write(&qc->acks, &f, ranges, QC_MAX_ACK_FRAME_RANGES,
+                             space, now) > 0) {
+      size_t nw = 0;
+      uint8_t *p = dgram + pb->start + pb->hdr_len;
+      size_t n = zttp_quic_frame_encode_ack(&f, p, pb->payload_cap, &nw);
+      if (n > 0) {
+        pb->payload_len = n;
+        pb->has_ack = 1;
+        pk_add(qc, pb, QF_ACK, f.u.ack.ranges[0].largest, 0, 0, 0);
+      }
+    }
+  }
+  if (may_elicit) {
+    if (space == ZTTP_QUIC_SPACE_APP) {
+      put_control(qc, dgram, pb);
+    }
+    put_crypto(qc, dgram, pb);
+    if (space == ZTTP_QUIC_SPACE_APP && qc->hs_complete) {
+      put_streams(qc, dgram, pb);
+    }
+  }
+  if (!pb->ack_eliciting && space_has_probe(qc, space) &&
+      pb->payload_len < pb->payload_cap && pk_room(qc, pb)) {
+    zttp_quic_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = ZTTP_QUIC_FT_PING;
+    if (put_frame(dgram, pb, &f)) {
+      pk_add(qc, pb, QF_PING, 0, 0, 0, 0);
+    }
+  }
+  if (pb->ack_eliciting || ack_due) {
+    return 1;
+  }
+  /* A lone ACK that is not due yet only rides along with other packets. */
+  return pb->has_ack && others;
+}
+
+static int64_t write_close(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
+                           zttp_tstamp now) {
+  size_t off = 0;
+  int has_initial = 0;
+  for (uint32_t space = 0; space < ZTTP_QUIC_NUM_SPACES; space++) {
+    if (qc->tx[space] == NULL ||
+        (space == ZTTP_QUIC_SPACE_APP && !qc->hs_complete)) {
+      continue;
+    }
+    pkt_build pb;
+    int32_t rv = begin_packet(qc, buf, off, limit - off, space, &pb);
+    if (rv <= 0) {
+      continue;
+    }
+    zttp_quic_frame f;
+    memset(&f, 0, sizeof(f));
+    /* RFC 9000 §10.2.3: an application close before 1-RTT becomes
+     * APPLICATION_ERROR without a reason. */
+    int app_ok = space == ZTTP_QUIC_SPACE_APP;
+    if (qc->close_app && app_ok) {
+      f.type = ZTTP_QUIC_FT_CONNECTION_CLOSE_APP;
+      f.u.close.error_code = qc->close_code;
+    } else {
+      f.type = ZTTP_QUIC_FT_CONNECTION_CLOSE;
+      f.u.close.error_code =
+          qc->close_app ? ZTTP_QUIC_ERR_APPLICATION_ERROR : qc->close_code;
+      f.u.close.frame_type = qc->close_frame_type;
+    }
+    if (!qc->close_app || app_ok) {
+      f.u.close.reason = (const uint8_t *)qc->close_reason;
+      f.u.close.reason_len = qc->close_reason_len;
+    }
+    if (!put_frame(buf, &pb, &f)) {
+      pk_release(qc, pb.pk);
+      continue;
+    }
+    if (space == ZTTP_QUIC_SPACE_INITIAL && qc->role == ZTTP_CLIENT) {
+      has_initial = 1;
+    }
+    size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM;
+    int last = 1;
+    for (uint32_t s2 = space + 1; s2 < ZTTP_QUIC_NUM_SPACES; s2++) {
+      if (qc->tx[s2] != NULL &&
+          !(s2 == ZTTP_QUIC_SPACE_APP && !qc->hs_complete)) {
+        last = 0;
+      }
+    }
+    if (has_initial && last && want <= limit) {
+      size_t cur = off + pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN;
+      if (cur < want) {
+        memset(buf + off + pb.hdr_len + pb.payload_len, 0, want - cur);
+        pb.payload_len += want - cur;
+        pb.padded = 1;
+      }
+    }
+    off += finish_packet(qc, buf, &pb, now);
+  }
+  qc->close_pending = 0;
+  return (int64_t)off;
+}
+
+int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
+                             zttp_path *path, zttp_tstamp now) {
+  if (cap < ZTTP_QUIC_MIN_INITIAL_DATAGRAM) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  *path = qc->path;
+  if (qc->state == QC_CLOSED || qc->state == QC_DRAINING) {
+    return 0;
+  }
+  /* RFC 9000 §14: the peer's max_udp_payload_size, 1200 until known. */
+  size_t limit = qc->have_peer_tp ? (size_t)qc->s.max_udp_payload_size
+                                  : ZTTP_QUIC_MIN_INITIAL_DATAGRAM;
+  if (qc->have_peer_tp && qc->peer_tp.max_udp_payload_size < limit) {
+    limit = (size_t)qc->peer_tp.max_udp_payload_size;
+  }
+  if (limit > cap) {
+    limit = cap;
+  }
+  if (!qc->validated) {
+    /* RFC 9000 §8.1: three times what was received. */
+    uint64_t amp = 3 * qc->amp_recv - qc->amp_sent;
+    if (amp < limit) {
+      limit = (size_t)amp;
+    }
+    if (limit < QC_MIN_PACKET_ROOM) {
+      zttp_quic_recovery_set_amplification_limited(&qc->rec, 1, now);
+      return 0;
+    }
+  }
+  int64_t total;
+  if (qc->state == QC_CLOSING) {
+    if (!qc->close_pending) {
+      return 0;
+    }
+    total = write_close(qc, buf, limit, now);
+  } else {
+    pkt_build pbs[ZTTP_QUIC_NUM_SPACES];
+    size_t num = 0;
+    size_t off = 0;
+    int has_initial = 0;
+    uint64_t cwnd_left = zttp_quic_cc_window_left(&qc->rec.cc);
+    for (uint32_t space = 0; space < ZTTP_QUIC_NUM_SPACES; space++) {
+      if (qc->tx[space] == NULL) {
+        continue;
+      }
+      pkt_build *pb = &pbs[num];
+      int32_t rv = begin_packet(qc, buf, off, limit - off, space, pb);
+      if (rv < 0) {
+        return rv;
+      }
+      if (rv == 0) {
+        continue;
+      }
+      /* RFC 9002 §7: ack-eliciting packets within the window, probes
+       * regardless (§7.5). */
+      int may_elicit = space_has_probe(qc, space) ||
+                       cwnd_left >= pb->payload_cap + pb->hdr_len;
+      if (!fill_packet(qc, buf, pb, num > 0, may_elicit, now)) {
+        pk_release(qc, pb->pk);
+        continue;
+      }
+      if (pb->ack_eliciting && cwnd_left > pb->payload_len) {
+        cwnd_left -= pb->payload_len;
+      }
+      if (space == ZTTP_QUIC_SPACE_INITIAL &&
+          (qc->role == ZTTP_CLIENT || pb->ack_eliciting)) {
+        has_initial = 1; /* RFC 9000 §14.1 */
+      }
+      off += pb->hdr_len + pb->payload_len + ZTTP_CRYPTO_TAG_LEN;
+      num++;
+    }
+    if (num == 0) {
+      return 0;
+    }
+    if (has_initial) {
+      /* RFC 9000 §14.1: PADDING in the last packet up to 1200 bytes. */
+      size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM < limit
+                        ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
+                        : limit;
+      pkt_build *last = &pbs[num - 1];
+      if (off < want) {
+        memset(buf + last->start + last->hdr_len + last->payload_len, 0,
+               want - off);
+        last->payload_len += want - off;
+        last->padded = 1;
+        off = want;
+      }
+    }
+    total = 0;
+    for (size_t i = 0; i < num; i++) {
+      total += (int64_t)finish_packet(qc, buf, &pbs[i], now);
+      if (pbs[i].space == ZTTP_QUIC_SPACE_HANDSHAKE &&
+          qc->role == ZTTP_CLIENT) {
+        qc->sent_handshake = 1;
+      }
+    }
+    if (qc->sent_handshake) {
+      /* RFC 9001 §4.9.1: a client drops its Initial keys once it sends a
+       * Handshake packet. */
+      qc_discard_space(qc, ZTTP_QUIC_SPACE_INITIAL, now);
+    }
+  }
+  if (total > 0) {
+    qc->st.bytes_sent += (uint64_t)total;
+    if (!qc->validated) {
+      qc->amp_sent += (uint64_t)total;
+    }
+  }
+  return total;
+}

@@ -1,0 +1,259 @@
+/* Streams (RFC 9000 §2-§3), their flow control (RFC 9000 §4) and the
+ * application calls on them. Streams live in a flat array (a linear
+ * lookup: bounded by the stream limits, fine at the default 100; a hash
+ * comes with the HTTP/3 engine's larger limits).
+ * SPDX-License-Identifier: MIT */
+#include "quic/conn_internal.h"
+
+#include <string.h>
+
+#include "quic/error.h"
+
+int qc_stream_is_local(const zttp_quic_conn *qc, uint64_t id) {
+  /* RFC 9000 §2.1: bit 0 is 1 for server-initiated streams. */
+  return (int)(id & 1) == (qc->role == ZTTP_SERVER);
+}
+
+qc_stream *qc_stream_find(const zttp_quic_conn *qc, uint64_t id) {
+  for (size_t i = 0; i < qc->num_streams; i++) {
+    if (qc->streams[i]->id == id) {
+      return qc->streams[i];
+    }
+  }
+  return NULL;
+}
+
+static int32_t stream_new(zttp_quic_conn *qc, qc_stream **out, uint64_t id) {
+  if (qc->num_streams == qc->cap_streams) {
+    size_t ncap = qc->cap_streams != 0 ? 2 * qc->cap_streams : 8;
+    qc_stream **n =
+        zttp_mem_realloc(qc->mem, qc->streams, ncap * sizeof(*qc->streams));
+    if (n == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+    qc->streams = n;
+    qc->cap_streams = ncap;
+  }
+  qc_stream *st = zttp_mem_calloc(qc->mem, 1, sizeof(*st));
+  if (st == NULL) {
+    return ZTTP_ERR_NOMEM;
+  }
+  int local = qc_stream_is_local(qc, id);
+  int uni = qc_stream_is_uni(id);
+  st->id = id;
+  st->has_send = !uni || local;
+  st->has_recv = !uni || !local;
+  zttp_quic_sendbuf_init(&st->sb, st->has_send ? qc->s.stream_send_buffer : 0,
+                         qc->s.max_stream_fragments);
+  zttp_quic_recvbuf_init(&st->rb, qc->s.max_stream_fragments);
+  st->max_recv = st->has_recv ? qc->s.max_stream_data : 0;
+  const zttp_quic_tparams *tp = &qc->peer_tp;
+  /* RFC 9000 §18.2: the peer's limits as seen from its side. */
+  st->max_send = !st->has_send ? 0
+                 : uni         ? tp->initial_max_stream_data_uni
+                 : local       ? tp->initial_max_stream_data_bidi_remote
+                               : tp->initial_max_stream_data_bidi_local;
+  st->readable_armed = 1;
+  qc->streams[qc->num_streams++] = st;
+  *out = st;
+  return 0;
+}
+
+int32_t qc_stream_get(zttp_quic_conn *qc, qc_stream **out, uint64_t id,
+                      uint64_t *qerr) {
+  *out = qc_stream_find(qc, id);
+  if (*out != NULL) {
+    return 0;
+  }
+  size_t k = qc_stream_is_uni(id);
+  uint64_t idx = id >> 2;
+  if (qc_stream_is_local(qc, id)) {
+    if (idx >= qc->local_opened[k]) {
+      /* RFC 9000 §19.8: a local stream we have not opened. */
+      *qerr = ZTTP_QUIC_ERR_STREAM_STATE_ERROR;
+      return ZTTP_ERR_PROTOCOL;
+    }
+    return 0; /* closed */
+  }
+  if (idx >= qc->max_streams[k]) {
+    *qerr = ZTTP_QUIC_ERR_STREAM_LIMIT_ERROR; /* RFC 9000 §4.6 */
+    return ZTTP_ERR_PROTOCOL;
+  }
+  if (idx < qc->peer_opened[k]) {
+    return 0; /* closed */
+  }
+  /* RFC 9000 §3.2: lower-numbered streams of the type open too. */
+  while (qc->peer_opened[k] <= idx) {
+    uint64_t sid = qc->peer_opened[k] << 2 | (id & 3);
+    qc_stream *st;
+    int32_t rv = stream_new(qc, &st, sid);
+    if (rv != 0) {
+      *qerr = ZTTP_QUIC_ERR_INTERNAL_ERROR;
+      return rv;
+    }
+    st->ev_opened = 1;
+    qc->peer_opened[k]++;
+    *out = st;
+  }
+  return 0;
+}
+
+static void stream_destroy(zttp_quic_conn *qc, qc_stream *st) {
+  zttp_quic_sendbuf_free(&st->sb, qc->mem);
+  zttp_quic_recvbuf_free(&st->rb, qc->mem);
+  zttp_mem_free(qc->mem, st);
+}
+
+void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st) {
+  int send_done = !st->has_send || zttp_quic_sendbuf_done(&st->sb) ||
+                  (st->send_reset && st->reset_acked);
+  int recv_done = !st->has_recv ||
+                  (st->recv_reset ? !st->ev_reset
+                                  : zttp_quic_recvbuf_done(&st->rb) &&
+                                        !st->ev_readable && st->readable_armed);
+  if (!send_done || !recv_done || st->ev_opened || st->ev_stop ||
+      st->ev_writable) {
+    return;
+  }
+  size_t i = 0;
+  while (i < qc->num_streams && qc->streams[i] != st) {
+    i++;
+  }
+  if (i == qc->num_streams) {
+    return;
+  }
+  qc->streams[i] = qc->streams[--qc->num_streams];
+  if (qc->rr > qc->num_streams) {
+    qc->rr = 0;
+  }
+  if (!qc_stream_is_local(qc, st->id)) {
+    /* RFC 9000 §4.6: credit for one more peer stream. */
+    size_t k = qc_stream_is_uni(st->id);
+    qc->max_streams[k]++;
+    qc->send_max_streams[k] = 1;
+  }
+  stream_destroy(qc, st);
+}
+
+void qc_streams_free(zttp_quic_conn *qc) {
+  for (size_t i = 0; i < qc->num_streams; i++) {
+    stream_destroy(qc, qc->streams[i]);
+  }
+  zttp_mem_free(qc->mem, qc->streams);
+  qc->streams = NULL;
+  qc->num_streams = qc->cap_streams = 0;
+}
+
+/* ---- application calls --------------------------------------------------- */
+
+int64_t zttp_quic_conn_open_stream(zttp_quic_conn *qc, int bidi) {
+  if (qc->state != QC_OPEN || !qc->hs_complete) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  size_t k = bidi ? 0 : 1;
+  if (qc->local_opened[k] >= qc->peer_max_streams[k]) {
+    return ZTTP_ERR_STREAM_LIMIT;
+  }
+  uint64_t id = qc->local_opened[k] << 2 | (uint64_t)(qc->role == ZTTP_SERVER) |
+                (bidi ? 0u : 2u);
+  qc_stream *st;
+  int32_t rv = stream_new(qc, &st, id);
+  if (rv != 0) {
+    return rv;
+  }
+  qc->local_opened[k]++;
+  return (int64_t)id;
+}
+
+int64_t zttp_quic_conn_stream_write(zttp_quic_conn *qc, uint64_t id,
+                                    const uint8_t *data, size_t len, int fin) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  if (qc->state != QC_OPEN || !st->has_send || st->send_reset || st->sb.fin) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  int64_t took = zttp_quic_sendbuf_write(&st->sb, qc->mem, data, len, fin);
+  if (took >= 0 && (size_t)took < len) {
+    st->want_writable = 1;
+  }
+  return took;
+}
+
+int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
+                                   const uint8_t **p, int *fin) {
+  *p = NULL;
+  *fin = 0;
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  if (!st->has_recv || st->recv_reset) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  size_t n = zttp_quic_recvbuf_peek(&st->rb, p);
+  *fin = st->rb.final_size != ZTTP_QUIC_NO_FINAL_SIZE &&
+         st->rb.base + n == st->rb.final_size;
+  if (n == 0) {
+    st->readable_armed = 1;
+    if (*fin) {
+      qc_stream_maybe_release(qc, st);
+    }
+  }
+  return (int64_t)n;
+}
+
+/* RFC 9000 §4.2: credit moves with what the application reads; a new
+ * limit is sent once half a window was used. */
+int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
+                                      size_t n) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  const uint8_t *p;
+  if (!st->has_recv || st->recv_reset ||
+      n > zttp_quic_recvbuf_peek(&st->rb, &p)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  zttp_quic_recvbuf_consume(&st->rb, n);
+  qc->data_read += n;
+  uint64_t win = qc->s.max_stream_data;
+  if (st->rb.final_size == ZTTP_QUIC_NO_FINAL_SIZE &&
+      st->max_recv - st->rb.base < win / 2 &&
+      st->rb.base + win <= ZTTP_VARINT_MAX) {
+    st->max_recv = st->rb.base + win;
+    st->send_msd = 1;
+  }
+  if (qc->max_data - qc->data_read < qc->s.max_data / 2 &&
+      qc->data_read + qc->s.max_data <= ZTTP_VARINT_MAX) {
+    qc->max_data = qc->data_read + qc->s.max_data;
+    qc->send_max_data = 1;
+  }
+  if (zttp_quic_recvbuf_peek(&st->rb, &p) == 0) {
+    st->readable_armed = 1;
+    qc_stream_maybe_release(qc, st);
+  }
+  return 0;
+}
+
+int32_t zttp_quic_conn_stream_reset(zttp_quic_conn *qc, uint64_t id,
+                                    uint64_t error_code) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  if (!st->has_send || error_code > ZTTP_VARINT_MAX) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  if (st->send_reset || zttp_quic_sendbuf_done(&st->sb)) {
+    return 0;
+  }
+  st->send_reset = 1;
+  st->reset_pending = 1;
+  st->reset_code = error_code;
+  st->want_writable = 0;
+  st->ev_writable = 0;
+  return 0;
+}
