@@ -76,14 +76,24 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
     /* RFC 9000 §7.3 */
     tp.original_dcid = qc->odcid;
     zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_ORIGINAL_DCID);
-    /* RFC 9000 §10.3: a token we never act on yet, but random. */
-    if (!zttp_crypto_random(tp.stateless_reset_token,
-                            sizeof(tp.stateless_reset_token))) {
+    /* RFC 9000 §10.3, §18.2: the token for the CID of the handshake. */
+    if (!qc_reset_token(qc, tp.stateless_reset_token, &qc->scid)) {
       return ZTTP_ERR_NOMEM;
     }
     zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_STATELESS_RESET_TOKEN);
   }
   return zttp_quic_tparams_encode(&tp, qc->role, p, cap);
+}
+
+int qc_reset_token(const zttp_quic_conn *qc, uint8_t *out,
+                   const zttp_quic_cid *cid) {
+  uint8_t mac[ZTTP_CRYPTO_SHA256_LEN];
+  if (!zttp_crypto_hmac_sha256(mac, qc->s.reset_key, sizeof(qc->s.reset_key),
+                               cid->data, cid->len)) {
+    return 0;
+  }
+  memcpy(out, mac, ZTTP_QUIC_RESET_TOKEN_LEN);
+  return 1;
 }
 
 /* Initial keys from the client's first DCID (RFC 9001 §5.2). */
@@ -161,6 +171,11 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
                           ZTTP_QUIC_MIN_INITIAL_DATAGRAM);
   zttp_quic_tparams_init(&qc->peer_tp);
 
+  static const uint8_t zero_key[sizeof(s->reset_key)];
+  if (memcmp(qc->s.reset_key, zero_key, sizeof(zero_key)) == 0 &&
+      !zttp_crypto_random(qc->s.reset_key, sizeof(qc->s.reset_key))) {
+    goto fail;
+  }
   qc->scid.len = (uint8_t)s->cid_len;
   if (!zttp_crypto_random(qc->scid.data, qc->scid.len)) {
     goto fail;
@@ -483,6 +498,13 @@ static int32_t on_frame_lost(zttp_quic_conn *qc, uint32_t space,
       st->reset_pending = 1;
     }
     break;
+  case QF_STOP_SENDING:
+    st = qc_stream_find(qc, f->id);
+    if (st != NULL && !st->recv_reset &&
+        st->rb.final_size == ZTTP_QUIC_NO_FINAL_SIZE) {
+      st->stop_pending = 1;
+    }
+    break;
   default:
     break;
   }
@@ -545,6 +567,8 @@ static void start_closing_period(zttp_quic_conn *qc, uint32_t state,
                                  zttp_tstamp now) {
   qc->state = state;
   qc->ev_closed = 1;
+  qc->closing_rx = 0;
+  qc->closing_next = 1;
   /* RFC 9000 §10.2: at least three times the current PTO. */
   qc->close_deadline = now + 3 * qc_pto(qc);
 }
@@ -596,6 +620,13 @@ void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
     qc->close_remote = 1;
     qc->close_app = f->type == ZTTP_QUIC_FT_CONNECTION_CLOSE_APP;
     qc->close_code = f->u.close.error_code;
+    qc->close_frame_type = f->u.close.frame_type;
+    qc->close_reason_len = f->u.close.reason_len < QC_MAX_REASON
+                               ? f->u.close.reason_len
+                               : QC_MAX_REASON;
+    if (qc->close_reason_len > 0) {
+      memcpy(qc->close_reason, f->u.close.reason, qc->close_reason_len);
+    }
     qc->close_error = 0;
     if (!qc->close_app && f->u.close.error_code != ZTTP_QUIC_ERR_NO_ERROR) {
       qc->close_error = ZTTP_ERR_PROTOCOL;
@@ -623,6 +654,57 @@ zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
     t = a;
   }
   return t;
+}
+
+/* 1 when some stream has new data it may send now (flow control
+ * permitting). */
+static int has_new_stream_data(const zttp_quic_conn *qc) {
+  for (size_t i = 0; i < qc->num_streams; i++) {
+    const qc_stream *st = qc->streams[i];
+    if (!st->has_send || st->send_reset) {
+      continue;
+    }
+    uint64_t limit = st->sb.sent + (qc->peer_max_data - qc->data_sent);
+    if (limit > st->max_send) {
+      limit = st->max_send;
+    }
+    zttp_quic_chunk c;
+    if (zttp_quic_sendbuf_next(&st->sb, &c, 1200, limit)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* RFC 9002 §6.2.4: a PTO probe carries data rather than a bare PING. When
+ * no new stream data waits, what the oldest unacknowledged ack-eliciting
+ * 1-RTT packets carried (up to |probes| of them) is queued again. */
+static int32_t requeue_for_probe(zttp_quic_conn *qc, uint32_t probes) {
+  if (has_new_stream_data(qc)) {
+    return 0;
+  }
+  const zttp_quic_rec_space *s = &qc->rec.sp[ZTTP_QUIC_SPACE_APP];
+  uint32_t done = 0;
+  for (size_t i = 0; i < s->num && done < probes; i++) {
+    size_t j = s->head + i >= s->cap ? s->head + i - s->cap : s->head + i;
+    const zttp_quic_sent_pkt *p = &s->pkts[j];
+    if (p->state != ZTTP_QUIC_SENT_OUTSTANDING ||
+        !(p->flags & ZTTP_QUIC_SENT_ACK_ELICITING) || p->token >= qc->num_pk) {
+      continue;
+    }
+    const qc_pktinfo *pi = &qc->pk[p->token];
+    for (uint32_t k = 0; k < pi->num; k++) {
+      if (pi->f[k].kind == QF_ACK || pi->f[k].kind == QF_PING) {
+        continue;
+      }
+      int32_t rv = on_frame_lost(qc, ZTTP_QUIC_SPACE_APP, &pi->f[k]);
+      if (rv != 0) {
+        return rv;
+      }
+    }
+    done++;
+  }
+  return 0;
 }
 
 int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
@@ -658,6 +740,14 @@ int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
         (void)zttp_quic_sendbuf_on_lost(sb, qc->mem, sb->base,
                                         (size_t)(sb->sent - sb->base), 0);
       }
+      if (sp == ZTTP_QUIC_SPACE_APP && qc->hs_complete &&
+          requeue_for_probe(qc, zttp_quic_recovery_probes(&qc->rec, sp)) ==
+              ZTTP_ERR_NOMEM) {
+        qc_fail(qc, ZTTP_ERR_NOMEM, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory",
+                now);
+        return ZTTP_ERR_NOMEM;
+      }
+      /* A PING only when the probe finds nothing else to carry. */
       qc->ping_pending[sp] = 1;
     }
   }
@@ -716,9 +806,16 @@ int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev) {
     ev->error_code = qc->close_code;
     ev->app = qc->close_app;
     ev->remote = qc->close_remote;
+    ev->stateless_reset = qc->close_reset;
     return 1;
   }
   return 0;
+}
+
+size_t zttp_quic_conn_close_reason(const zttp_quic_conn *qc,
+                                   const uint8_t **out) {
+  *out = (const uint8_t *)qc->close_reason;
+  return qc->close_reason_len;
 }
 
 int zttp_quic_conn_handshake_complete(const zttp_quic_conn *qc) {

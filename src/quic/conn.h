@@ -10,9 +10,10 @@
  * is due. Nothing calls back.
  *
  * Scope of this first milestone: QUIC v1, one path, one connection ID per
- * side (no NEW_CONNECTION_ID, no migration), no Retry, no 0-RTT, no key
- * update (a packet of the next key phase fails to decrypt and is dropped),
- * no DATAGRAM frames, no pacing.
+ * side (no NEW_CONNECTION_ID, no migration; a client detects the server's
+ * Stateless Reset, RFC 9000 §10.3.1), no Retry, no 0-RTT, no key update (a
+ * packet of the next key phase fails to decrypt and is dropped), no
+ * DATAGRAM frames, no pacing.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QUIC_CONN_H
 #define ZTTP_QUIC_CONN_H
@@ -67,6 +68,11 @@ typedef struct zttp_quic_settings {
   size_t cid_len;
   /* enum zttp_quic_cc_algo. Default ZTTP_QUIC_CC_NEWRENO. */
   uint32_t cc_algo;
+  /* The endpoint's static key for Stateless Reset Tokens (RFC 9000
+   * §10.3.2): a token is the first 16 bytes of HMAC-SHA256(key, CID), so
+   * an endpoint that lost the connection can still compute it. All zero
+   * (the default): a random key per connection. */
+  uint8_t reset_key[32];
 } zttp_quic_settings;
 
 /* zttp_quic_settings_default fills |s| with the defaults above. */
@@ -106,6 +112,9 @@ typedef struct zttp_quic_event {
   int32_t error;
   uint8_t app;
   uint8_t remote;
+  /* CLOSED: 1 when a Stateless Reset from the peer ended the connection
+   * (RFC 9000 §10.3.1; |error| is ZTTP_ERR_CLOSED, |remote| 1). */
+  uint8_t stateless_reset;
 } zttp_quic_event;
 
 /* Counters for tests and statistics. */
@@ -185,6 +194,12 @@ int32_t zttp_quic_conn_close(zttp_quic_conn *qc, int app, uint64_t error_code,
                              const char *reason, size_t reason_len,
                              zttp_tstamp now);
 
+/* zttp_quic_conn_close_reason points |*out| at the reason phrase of the
+ * CONNECTION_CLOSE that closed |qc| (ours, or the peer's when it closed;
+ * borrowed until free; at most 64 bytes kept) and returns its length. */
+size_t zttp_quic_conn_close_reason(const zttp_quic_conn *qc,
+                                   const uint8_t **out);
+
 /* ---- state ---------------------------------------------------------- */
 
 /* 1 once the handshake completed (RFC 9001 §4.1.1). */
@@ -244,5 +259,14 @@ int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
  * ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_INVALID_STATE. */
 int32_t zttp_quic_conn_stream_reset(zttp_quic_conn *qc, uint64_t id,
                                     uint64_t error_code);
+
+/* zttp_quic_conn_stream_stop_sending asks the peer to stop sending on
+ * |id| with STOP_SENDING |error_code| (RFC 9000 §3.5, §19.5); the peer
+ * answers with RESET_STREAM, reported as a STREAM_RESET event. Data still
+ * arriving is discarded by the application as it likes. Returns 0,
+ * ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_INVALID_STATE (no receive side,
+ * closing). */
+int32_t zttp_quic_conn_stream_stop_sending(zttp_quic_conn *qc, uint64_t id,
+                                           uint64_t error_code);
 
 #endif

@@ -37,6 +37,7 @@ enum qc_frame_kind {
   QF_MAX_STREAMS_BIDI,
   QF_MAX_STREAMS_UNI,
   QF_RESET_STREAM,
+  QF_STOP_SENDING,
   QF_PING,
 };
 
@@ -77,8 +78,11 @@ typedef struct qc_stream {
   uint8_t ev_reset;
   uint8_t ev_stop;
   uint8_t readable_armed; /* report READABLE when data arrives */
+  uint8_t stop_requested; /* we sent (or will send) STOP_SENDING */
+  uint8_t stop_pending;   /* STOP_SENDING to (re)send */
   uint64_t peer_reset_code;
-  uint64_t stop_code;
+  uint64_t stop_code;     /* the peer's STOP_SENDING code */
+  uint64_t our_stop_code; /* the code of our STOP_SENDING */
 } qc_stream;
 
 enum qc_state {
@@ -149,8 +153,16 @@ struct zttp_quic_conn {
   uint32_t state;
   uint8_t close_pending; /* CONNECTION_CLOSE to send */
   uint8_t ev_closed;
+  uint8_t key_phase;      /* RFC 9001 §6: of our current 1-RTT keys */
+  uint8_t sent_eliciting; /* since the last packet processed (§10.1) */
+  uint8_t app_limited;    /* RFC 9002 §7.8, set by the last write */
+  /* RFC 9000 §10.2.1: packets received while closing, and the count at
+   * which the CONNECTION_CLOSE is sent again (doubling: 1, 2, 4, ...). */
+  uint64_t closing_rx;
+  uint64_t closing_next;
   uint8_t close_app;
   uint8_t close_remote;
+  uint8_t close_reset; /* a Stateless Reset ended it (RFC 9000 §10.3.1) */
   int32_t close_error;
   uint64_t close_code;
   uint64_t close_frame_type;
@@ -174,11 +186,24 @@ void qc_reset_idle(zttp_quic_conn *qc, zttp_tstamp now);
 void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
                       zttp_tstamp now);
 
+/* RFC 9000 §10.3.2: the Stateless Reset Token of |cid|, from the
+ * endpoint's static key. Returns 1, or 0 on a crypto failure. */
+int qc_reset_token(const zttp_quic_conn *qc, uint8_t *out,
+                   const zttp_quic_cid *cid);
+
 /* conn_recv.c: the frames of one decrypted packet. Returns 0, or the
  * ZTTP_ERR_* of a connection error (already reported with qc_fail). */
 int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
                           const uint8_t *payload, size_t len,
                           int *ack_eliciting, zttp_tstamp now);
+
+/* qc_test_packet builds into |out| (|cap| bytes) a packet of |space|
+ * carrying the raw frames |payload| (|len| bytes), protected with |qc|'s
+ * own write keys and its next packet number (not recorded for recovery):
+ * a test hook that lets the sim inject crafted frames into the peer.
+ * Returns the packet length, or 0 (no keys, does not fit). */
+size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
+                      uint32_t space, const uint8_t *payload, size_t len);
 
 /* conn_stream.c */
 qc_stream *qc_stream_find(const zttp_quic_conn *qc, uint64_t id);

@@ -58,10 +58,19 @@ static int32_t on_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
   if (rv != 0) {
     return fail_frame(qc, rv, qerr, f->type, "stream", now);
   }
-  if (st == NULL || st->recv_reset) {
+  uint64_t end = f->u.stream.offset + f->u.stream.len;
+  if (st != NULL && st->recv_reset) {
+    /* RFC 9000 §4.5: the final size RESET_STREAM fixed still binds. */
+    uint64_t fsz = st->rb.final_size;
+    if (end > fsz || ((f->type & ZTTP_QUIC_STREAM_FIN) && end != fsz)) {
+      return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_FINAL_SIZE_ERROR,
+                        f->type, "data past the final size", now);
+    }
     return 0;
   }
-  uint64_t end = f->u.stream.offset + f->u.stream.len;
+  if (st == NULL) {
+    return 0;
+  }
   rv = conn_credit(qc, st, end, f->type, now);
   if (rv != 0) {
     return rv;
@@ -142,8 +151,8 @@ static int32_t on_ack(zttp_quic_conn *qc, uint32_t space,
   }
   uint64_t qerr = 0;
   int32_t rv = zttp_quic_recovery_on_ack_received(
-      &qc->rec, &qerr, space, f->u.ack.ranges, f->u.ack.num_ranges, delay, 0,
-      now);
+      &qc->rec, &qerr, space, f->u.ack.ranges, f->u.ack.num_ranges, delay,
+      qc->app_limited, now);
   if (rv == ZTTP_ERR_PROTOCOL) {
     return fail_frame(qc, rv, qerr, f->type, "ACK of an unsent packet", now);
   }
@@ -243,11 +252,25 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
   zttp_rd_init(&rd, payload, len);
   zttp_quic_ack_range ranges[QC_MAX_RECV_ACK_RANGES];
   *ack_eliciting = 0;
-  while (zttp_rd_len(&rd) > 0 && qc->state == QC_OPEN) {
+  while (zttp_rd_len(&rd) > 0 &&
+         (qc->state == QC_OPEN || qc->state == QC_CLOSING)) {
     zttp_quic_frame f;
     uint64_t qerr = 0;
     int r =
         zttp_quic_frame_decode(&rd, &f, &qerr, ranges, QC_MAX_RECV_ACK_RANGES);
+    if (qc->state == QC_CLOSING) {
+      /* RFC 9000 §10.2.1: only the peer's CONNECTION_CLOSE matters now
+       * (it may take us to draining). */
+      if (r == ZTTP_QUIC_FRAME_ERROR) {
+        return 0;
+      }
+      if (f.type == ZTTP_QUIC_FT_CONNECTION_CLOSE ||
+          f.type == ZTTP_QUIC_FT_CONNECTION_CLOSE_APP) {
+        qc_on_peer_close(qc, &f, now);
+        return 0;
+      }
+      continue;
+    }
     if (r == ZTTP_QUIC_FRAME_ERROR) {
       return fail_frame(qc, ZTTP_ERR_PROTOCOL, qerr, f.type, "frame encoding",
                         now);
@@ -465,8 +488,23 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
     }
     qc_discard_space(qc, ZTTP_QUIC_SPACE_INITIAL, now);
   }
+  qc->sent_eliciting = 0;
   qc_reset_idle(qc, now);
   return 0;
+}
+
+/* RFC 9000 §10.3.1: a datagram none of whose packets could be processed
+ * that ends with a Stateless Reset Token the peer gave us. */
+static int is_stateless_reset(const zttp_quic_conn *qc, const uint8_t *data,
+                              size_t len) {
+  const uint8_t *tok = zttp_quic_stateless_reset_token(data, len);
+  if (tok == NULL || qc->role != ZTTP_CLIENT || !qc->have_peer_tp ||
+      !zttp_quic_tparams_has(&qc->peer_tp,
+                             ZTTP_QUIC_TP_STATELESS_RESET_TOKEN)) {
+    return 0;
+  }
+  return zttp_crypto_memeq(tok, qc->peer_tp.stateless_reset_token,
+                           ZTTP_QUIC_RESET_TOKEN_LEN);
 }
 
 int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
@@ -498,9 +536,33 @@ int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
     }
     off += h.packet_len;
   }
+  if (qc->st.pkts_recv == before && qc->state != QC_DRAINING &&
+      is_stateless_reset(qc, data, len)) {
+    /* RFC 9000 §10.3.1: the peer lost the connection; draining, silent. */
+    int was_open = qc->state == QC_OPEN;
+    qc->state = QC_DRAINING;
+    qc->close_pending = 0;
+    if (was_open) {
+      qc->ev_closed = 1;
+      qc->close_remote = 1;
+      qc->close_reset = 1;
+      qc->close_app = 0;
+      qc->close_code = 0;
+      qc->close_error = ZTTP_ERR_CLOSED;
+      qc->close_deadline = now + 3 * qc_pto(qc);
+    }
+    return 0;
+  }
   if (qc->state == QC_CLOSING && qc->st.pkts_recv > before) {
-    /* RFC 9000 §10.2.1: answer packets with the CONNECTION_CLOSE again. */
-    qc->close_pending = 1;
+    /* RFC 9000 §10.2.1: answer packets with the CONNECTION_CLOSE again,
+     * rate-limited: after 1, 2, 4, 8, ... packets received. */
+    qc->closing_rx += qc->st.pkts_recv - before;
+    if (qc->closing_rx >= qc->closing_next) {
+      qc->close_pending = 1;
+      while (qc->closing_next <= qc->closing_rx) {
+        qc->closing_next *= 2;
+      }
+    }
   }
   return 0;
 }

@@ -166,6 +166,15 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
         st->reset_pending = 0;
       }
     }
+    if (st->stop_pending && pk_room(qc, pb)) {
+      f.type = ZTTP_QUIC_FT_STOP_SENDING;
+      f.u.stop_sending.stream_id = st->id;
+      f.u.stop_sending.error_code = st->our_stop_code;
+      if (put_frame(dgram, pb, &f)) {
+        pk_add(qc, pb, QF_STOP_SENDING, st->id, 0, 0, 0);
+        st->stop_pending = 0;
+      }
+    }
   }
 }
 
@@ -351,6 +360,12 @@ static size_t finish_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   }
   if (pb->ack_eliciting) {
     qc->ping_pending[pb->space] = 0;
+    /* RFC 9000 §10.1: the first ack-eliciting packet since the last one
+     * received restarts the idle timer. */
+    if (!qc->sent_eliciting && qc->state == QC_OPEN) {
+      qc->sent_eliciting = 1;
+      qc_reset_idle(qc, now);
+    }
   }
   qc->st.pkts_sent++;
   return len;
@@ -537,7 +552,13 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
       num++;
     }
     if (num == 0) {
+      /* RFC 9002 §7.8: nothing more to send although the window has room
+       * for a full datagram: application (or flow-control) limited. */
+      qc->app_limited = cwnd_left >= limit;
       return 0;
+    }
+    if (cwnd_left < limit) {
+      qc->app_limited = 0;
     }
     if (has_initial) {
       /* RFC 9000 §14.1: PADDING in the last packet up to 1200 bytes. */
@@ -573,5 +594,51 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
       qc->amp_sent += (uint64_t)total;
     }
   }
+  return total;
+}
+
+size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
+                      uint32_t space, const uint8_t *payload, size_t len) {
+  zttp_crypto_keys *k = space < ZTTP_QUIC_NUM_SPACES ? qc->tx[space] : NULL;
+  if (k == NULL) {
+    return 0;
+  }
+  uint64_t pn = qc->next_pn[space];
+  size_t pn_len = 4;
+  size_t pn_off = 0;
+  size_t length_off = 0;
+  size_t hdr_len;
+  if (space == ZTTP_QUIC_SPACE_APP) {
+    hdr_len = zttp_quic_hdr_write_short(out, cap, qc->dcid.data, qc->dcid.len,
+                                        0, qc->key_phase, pn, pn_len, &pn_off);
+  } else {
+    zttp_quic_hdr h;
+    memset(&h, 0, sizeof(h));
+    h.type = space == ZTTP_QUIC_SPACE_INITIAL ? ZTTP_QUIC_PKT_INITIAL
+                                              : ZTTP_QUIC_PKT_HANDSHAKE;
+    h.version = qc->version;
+    h.dcid = qc->dcid.data;
+    h.dcid_len = qc->dcid.len;
+    h.scid = qc->scid.data;
+    h.scid_len = qc->scid.len;
+    hdr_len = zttp_quic_hdr_write_long(out, cap, &h, pn, pn_len, &length_off,
+                                       &pn_off);
+  }
+  if (hdr_len == 0 || hdr_len + len + ZTTP_CRYPTO_TAG_LEN > cap) {
+    return 0;
+  }
+  memcpy(out + hdr_len, payload, len);
+  size_t total = hdr_len + len + ZTTP_CRYPTO_TAG_LEN;
+  uint8_t mask[ZTTP_CRYPTO_HP_MASK_LEN];
+  if ((space != ZTTP_QUIC_SPACE_APP &&
+       !zttp_quic_length_patch(out, length_off,
+                               pn_len + len + ZTTP_CRYPTO_TAG_LEN)) ||
+      !zttp_crypto_seal(k, out + hdr_len, pn, out, hdr_len, out + hdr_len,
+                        len) ||
+      !zttp_crypto_hp_mask(k, mask, out + zttp_quic_hp_sample_offset(pn_off)) ||
+      !zttp_quic_hp_mask_apply(out, total, pn_off, mask)) {
+    return 0;
+  }
+  qc->next_pn[space]++;
   return total;
 }

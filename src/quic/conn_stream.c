@@ -257,3 +257,23 @@ int32_t zttp_quic_conn_stream_reset(zttp_quic_conn *qc, uint64_t id,
   st->ev_writable = 0;
   return 0;
 }
+
+int32_t zttp_quic_conn_stream_stop_sending(zttp_quic_conn *qc, uint64_t id,
+                                           uint64_t error_code) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  if (qc->state != QC_OPEN || !st->has_recv || error_code > ZTTP_VARINT_MAX) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  /* RFC 9000 §3.5: pointless once the final size is known. */
+  if (st->stop_requested || st->recv_reset ||
+      st->rb.final_size != ZTTP_QUIC_NO_FINAL_SIZE) {
+    return 0;
+  }
+  st->stop_requested = 1;
+  st->stop_pending = 1;
+  st->our_stop_code = error_code;
+  return 0;
+}
