@@ -24,6 +24,8 @@ void zttp_quic_settings_default(zttp_quic_settings *s) {
   s->max_stream_fragments = 64;
   s->cid_len = 8;
   s->cc_algo = ZTTP_QUIC_CC_NEWRENO;
+  s->active_cid_limit = 4;
+  s->max_retire_queue = 16;
 }
 
 static int settings_valid(const zttp_quic_settings *s) {
@@ -40,7 +42,10 @@ static int settings_valid(const zttp_quic_settings *s) {
          s->idle_timeout_ms <= ZTTP_VARINT_MAX / ZTTP_QUIC_NS_PER_MS &&
          (s->cc_algo == ZTTP_QUIC_CC_NEWRENO ||
           s->cc_algo == ZTTP_QUIC_CC_CUBIC) &&
-         s->stream_send_buffer >= 1;
+         s->stream_send_buffer >= 1 && s->active_cid_limit >= 2 &&
+         s->active_cid_limit <= ZTTP_QUIC_MAX_ACTIVE_CIDS &&
+         s->max_retire_queue >= 1 &&
+         s->max_retire_queue <= ZTTP_QUIC_MAX_RETIRE_QUEUE;
 }
 
 /* Our transport parameters (RFC 9000 §7.4, §18.2). */
@@ -69,6 +74,8 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
   SETP(ZTTP_QUIC_TP_INITIAL_MAX_STREAMS_UNI, initial_max_streams_uni,
        s->max_streams_uni);
   SETP(ZTTP_QUIC_TP_MAX_ACK_DELAY, max_ack_delay, s->max_ack_delay_ms);
+  SETP(ZTTP_QUIC_TP_ACTIVE_CONNECTION_ID_LIMIT, active_connection_id_limit,
+       s->active_cid_limit);
 #undef SETP
   tp.initial_scid = qc->scid;
   zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_INITIAL_SCID);
@@ -83,17 +90,6 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
     zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_STATELESS_RESET_TOKEN);
   }
   return zttp_quic_tparams_encode(&tp, qc->role, p, cap);
-}
-
-int qc_reset_token(const zttp_quic_conn *qc, uint8_t *out,
-                   const zttp_quic_cid *cid) {
-  uint8_t mac[ZTTP_CRYPTO_SHA256_LEN];
-  if (!zttp_crypto_hmac_sha256(mac, qc->s.reset_key, sizeof(qc->s.reset_key),
-                               cid->data, cid->len)) {
-    return 0;
-  }
-  memcpy(out, mac, ZTTP_QUIC_RESET_TOKEN_LEN);
-  return 1;
 }
 
 /* Initial keys from the client's first DCID (RFC 9001 §5.2). */
@@ -177,7 +173,7 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
     goto fail;
   }
   qc->scid.len = (uint8_t)s->cid_len;
-  if (!zttp_crypto_random(qc->scid.data, qc->scid.len)) {
+  if (!zttp_crypto_random(qc->scid.data, qc->scid.len) || !qc_cids_init(qc)) {
     goto fail;
   }
   if (role == ZTTP_CLIENT) {
@@ -250,6 +246,7 @@ void zttp_quic_conn_free(zttp_quic_conn *qc) {
     zttp_quic_recvbuf_free(&qc->crecv[i], qc->mem);
     zttp_quic_sendbuf_free(&qc->csend[i], qc->mem);
   }
+  zttp_crypto_keys_free(qc->rx_prev);
   zttp_quic_acks_free(&qc->acks);
   zttp_quic_recovery_free(&qc->rec);
   qc_streams_free(qc);
@@ -315,6 +312,7 @@ static int32_t apply_peer_tparams(zttp_quic_conn *qc, zttp_tstamp now) {
   qc->peer_max_streams[1] = tp->initial_max_streams_uni;
   zttp_quic_recovery_set_max_ack_delay(
       &qc->rec, tp->max_ack_delay * ZTTP_QUIC_NS_PER_MS, now);
+  qc_cids_peer_init(qc);
   qc_reset_idle(qc, now);
   return 0;
 }
@@ -379,6 +377,12 @@ int32_t qc_tls_advance(zttp_quic_conn *qc, zttp_tstamp now) {
       qc->send_hs_done = 1;
       qc_confirm(qc, now);
     }
+    /* RFC 9000 §5.1.1: our other CIDs, once 1-RTT can carry them. */
+    rv = qc_cids_issue(qc);
+    if (rv != 0) {
+      qc_fail(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "random", now);
+      return rv;
+    }
   }
   return 0;
 }
@@ -412,6 +416,42 @@ void qc_confirm(zttp_quic_conn *qc, zttp_tstamp now) {
   qc_discard_space(qc, ZTTP_QUIC_SPACE_INITIAL, now);
   qc_discard_space(qc, ZTTP_QUIC_SPACE_HANDSHAKE, now);
   zttp_quic_recovery_set_handshake_confirmed(&qc->rec, now);
+}
+
+int32_t qc_update_tx_keys(zttp_quic_conn *qc) {
+  zttp_crypto_keys *k = NULL;
+  int32_t rv =
+      zttp_crypto_keys_update(&k, qc->mem, qc->tx[ZTTP_QUIC_SPACE_APP]);
+  if (rv != 0) {
+    return rv;
+  }
+  zttp_crypto_keys_free(qc->tx[ZTTP_QUIC_SPACE_APP]);
+  qc->tx[ZTTP_QUIC_SPACE_APP] = k;
+  qc->key_phase ^= 1;
+  qc->ku_pending = 1;
+  qc->ku_tx_pn = qc->next_pn[ZTTP_QUIC_SPACE_APP];
+  qc->key_updates++;
+  return 0;
+}
+
+int32_t zttp_quic_conn_update_keys(zttp_quic_conn *qc, zttp_tstamp now) {
+  (void)now;
+  /* RFC 9001 §6.1: not before confirmation; §6.5: not again before a
+   * packet of the current phase was acknowledged (nor while the peer has
+   * not answered ours). */
+  if (qc->state != QC_OPEN || !qc->hs_confirmed || qc->ku_pending ||
+      qc->key_phase != qc->rx_phase || qc->tx[ZTTP_QUIC_SPACE_APP] == NULL) {
+    return ZTTP_ERR_INVALID_STATE;
+  }
+  return qc_update_tx_keys(qc);
+}
+
+uint32_t zttp_quic_conn_key_phase(const zttp_quic_conn *qc) {
+  return qc->key_phase;
+}
+
+uint64_t zttp_quic_conn_key_updates(const zttp_quic_conn *qc) {
+  return qc->key_updates;
 }
 
 /* ---- what sent packets carried ------------------------------------------ */
@@ -448,6 +488,9 @@ static void on_frame_acked(zttp_quic_conn *qc, uint32_t space,
       st->reset_acked = 1;
       qc_stream_maybe_release(qc, st);
     }
+    break;
+  case QF_RETIRE_CID:
+    qc_cids_on_acked(qc, f);
     break;
   default:
     break;
@@ -504,6 +547,10 @@ static int32_t on_frame_lost(zttp_quic_conn *qc, uint32_t space,
         st->rb.final_size == ZTTP_QUIC_NO_FINAL_SIZE) {
       st->stop_pending = 1;
     }
+    break;
+  case QF_NEW_CID:
+  case QF_RETIRE_CID:
+    qc_cids_on_lost(qc, f);
     break;
   default:
     break;
@@ -653,6 +700,9 @@ zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
   if (a < t) {
     t = a;
   }
+  if (qc->rx_prev != NULL && qc->rx_prev_until < t) {
+    t = qc->rx_prev_until;
+  }
   return t;
 }
 
@@ -723,6 +773,11 @@ int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
     qc->ev_closed = 1;
     qc->close_error = ZTTP_ERR_CLOSED;
     return 0;
+  }
+  if (qc->rx_prev != NULL && now >= qc->rx_prev_until) {
+    /* RFC 9001 §6.5: the previous phase's read keys go after 3 PTO. */
+    zttp_crypto_keys_free(qc->rx_prev);
+    qc->rx_prev = NULL;
   }
   uint32_t space = 0;
   int kind = zttp_quic_recovery_on_timeout(&qc->rec, &space, now);

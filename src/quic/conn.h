@@ -9,11 +9,10 @@
  * zttp_quic_conn_next_timeout() says when zttp_quic_conn_handle_timeout()
  * is due. Nothing calls back.
  *
- * Scope of this first milestone: QUIC v1, one path, one connection ID per
- * side (no NEW_CONNECTION_ID, no migration; a client detects the server's
- * Stateless Reset, RFC 9000 §10.3.1), no Retry, no 0-RTT, no key update (a
- * packet of the next key phase fails to decrypt and is dropped), no
- * DATAGRAM frames, no pacing.
+ * Scope of this first milestone: QUIC v1, one path; connection IDs are
+ * issued and retired (RFC 9000 §5.1) but not used for migration; either
+ * side detects the peer's Stateless Reset (RFC 9000 §10.3.1), no Retry, no
+ * 0-RTT, no DATAGRAM frames, no pacing. Key update (RFC 9001 §6) is supported.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QUIC_CONN_H
 #define ZTTP_QUIC_CONN_H
@@ -73,7 +72,22 @@ typedef struct zttp_quic_settings {
    * an endpoint that lost the connection can still compute it. All zero
    * (the default): a random key per connection. */
   uint8_t reset_key[32];
+  /* active_connection_id_limit we advertise (RFC 9000 §5.1.1, §18.2):
+   * connection IDs of the peer we hold; more is CONNECTION_ID_LIMIT_ERROR.
+   * 2 to ZTTP_QUIC_MAX_ACTIVE_CIDS. Default 4. */
+  uint64_t active_cid_limit;
+  /* RETIRE_CONNECTION_ID frames queued or unacknowledged (RFC 9000
+   * §5.1.2); a peer whose retire_prior_to makes more is closed with
+   * CONNECTION_ID_LIMIT_ERROR (the quiche CVE-2024-1410 flood). 1 to
+   * ZTTP_QUIC_MAX_RETIRE_QUEUE. Default 16. */
+  size_t max_retire_queue;
 } zttp_quic_settings;
+
+/* Our cap on connection IDs held per side: the ones we issue (fewer when
+ * the peer's active_connection_id_limit is lower) and the peer's. */
+#define ZTTP_QUIC_MAX_ACTIVE_CIDS 8
+/* The largest max_retire_queue. */
+#define ZTTP_QUIC_MAX_RETIRE_QUEUE 64
 
 /* zttp_quic_settings_default fills |s| with the defaults above. */
 void zttp_quic_settings_default(zttp_quic_settings *s);
@@ -220,6 +234,39 @@ const zttp_quic_conn_stats *zttp_quic_conn_get_stats(const zttp_quic_conn *qc);
 /* The connection's recovery state (RTT, congestion window), read-only. */
 uint64_t zttp_quic_conn_smoothed_rtt(const zttp_quic_conn *qc);
 uint64_t zttp_quic_conn_cwnd(const zttp_quic_conn *qc);
+
+/* ---- key update (RFC 9001 §6) --------------------------------------- */
+
+/* zttp_quic_conn_update_keys initiates a key update (RFC 9001 §6.1): the
+ * next 1-RTT packets go out in the next key phase, and the peer answers in
+ * kind. A peer's update is answered automatically (§6.2); the previous
+ * read keys are kept for 3 PTO for reordered packets (§6.5). Returns 0,
+ * ZTTP_ERR_INVALID_STATE (the handshake is not confirmed, no packet of the
+ * current phase was acknowledged yet (§6.5), closing) or ZTTP_ERR_NOMEM.
+ * @since 0.1 */
+int32_t zttp_quic_conn_update_keys(zttp_quic_conn *qc, zttp_tstamp now);
+
+/* zttp_quic_conn_key_phase returns the key phase bit (0 or 1) of the
+ * 1-RTT packets |qc| sends now. @since 0.1 */
+uint32_t zttp_quic_conn_key_phase(const zttp_quic_conn *qc);
+
+/* zttp_quic_conn_key_updates returns how many times |qc|'s write keys
+ * moved to a new phase, initiated by either side. @since 0.1 */
+uint64_t zttp_quic_conn_key_updates(const zttp_quic_conn *qc);
+
+/* ---- connection IDs (RFC 9000 §5.1) --------------------------------- */
+
+/* zttp_quic_conn_local_cids copies into |out| (room for |max|) the
+ * connection IDs of |qc| the peer may use now (sequence 0 and those issued
+ * with NEW_CONNECTION_ID, minus those it retired), for a server's routing
+ * table, and returns how many there are (possibly more than |max|).
+ * @since 0.1 */
+size_t zttp_quic_conn_local_cids(const zttp_quic_conn *qc, zttp_quic_cid *out,
+                                 size_t max);
+
+/* zttp_quic_conn_local_cids_version returns a counter that changes each
+ * time the set zttp_quic_conn_local_cids() reports changes. @since 0.1 */
+uint64_t zttp_quic_conn_local_cids_version(const zttp_quic_conn *qc);
 
 /* ---- streams (RFC 9000 §2-§4) ------------------------------------- */
 

@@ -39,7 +39,24 @@ enum qc_frame_kind {
   QF_RESET_STREAM,
   QF_STOP_SENDING,
   QF_PING,
+  QF_NEW_CID,    /* id: sequence number */
+  QF_RETIRE_CID, /* id: sequence number */
 };
+
+/* One connection ID with its sequence number (RFC 9000 §5.1.1). */
+typedef struct qc_cid {
+  uint64_t seq;
+  zttp_quic_cid cid;
+  uint8_t token[ZTTP_QUIC_RESET_TOKEN_LEN];
+  uint8_t has_token;
+  uint8_t send_pending; /* ours: NEW_CONNECTION_ID to (re)send */
+} qc_cid;
+
+/* A RETIRE_CONNECTION_ID to send or awaiting acknowledgment. */
+typedef struct qc_retire {
+  uint64_t seq;
+  uint8_t in_flight;
+} qc_retire;
 
 typedef struct qc_sent_frame {
   uint64_t id; /* stream id, CRYPTO level, or an ACK's Largest Acknowledged */
@@ -153,7 +170,31 @@ struct zttp_quic_conn {
   uint32_t state;
   uint8_t close_pending; /* CONNECTION_CLOSE to send */
   uint8_t ev_closed;
-  uint8_t key_phase;      /* RFC 9001 §6: of our current 1-RTT keys */
+  uint8_t key_phase; /* RFC 9001 §6: of our current 1-RTT write keys */
+  /* Key update (RFC 9001 §6). rx[APP] are the read keys of |rx_phase|;
+   * |rx_prev| the previous phase's, kept until |rx_prev_until| (§6.5: 3
+   * PTO) for reordered packets numbered below |rx_first_pn|. */
+  uint8_t rx_phase;
+  uint8_t ku_pending; /* §6.5: no packet of our current phase acked yet */
+  zttp_crypto_keys *rx_prev;
+  zttp_tstamp rx_prev_until;
+  uint64_t rx_first_pn;
+  uint64_t ku_tx_pn; /* first packet number sent with the current keys */
+  uint64_t key_updates;
+  zttp_tstamp last_now; /* of the last call that took a time */
+  /* Connection IDs (RFC 9000 §5.1): ours (|lcid|, sequence 0 is |scid|)
+   * and the peer's (|rcid|, |dcid| is the one of sequence |dcid_seq|). */
+  qc_cid lcid[ZTTP_QUIC_MAX_ACTIVE_CIDS];
+  size_t num_lcid;
+  uint64_t next_lcid_seq;
+  uint64_t lcid_version;
+  uint64_t rx_dcid_seq; /* our CID the packet being processed is sent to */
+  qc_cid rcid[ZTTP_QUIC_MAX_ACTIVE_CIDS];
+  size_t num_rcid;
+  uint64_t rcid_retire_prior_to;
+  uint64_t dcid_seq;
+  qc_retire retire_q[ZTTP_QUIC_MAX_RETIRE_QUEUE];
+  size_t num_retire;
   uint8_t sent_eliciting; /* since the last packet processed (§10.1) */
   uint8_t app_limited;    /* RFC 9002 §7.8, set by the last write */
   /* RFC 9000 §10.2.1: packets received while closing, and the count at
@@ -183,6 +224,9 @@ void qc_confirm(zttp_quic_conn *qc, zttp_tstamp now);
 int32_t qc_process_recovery(zttp_quic_conn *qc);
 uint64_t qc_pto(const zttp_quic_conn *qc);
 void qc_reset_idle(zttp_quic_conn *qc, zttp_tstamp now);
+/* RFC 9001 §6: moves our 1-RTT write keys to the next phase. Returns 0 or
+ * ZTTP_ERR_NOMEM. */
+int32_t qc_update_tx_keys(zttp_quic_conn *qc);
 void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
                       zttp_tstamp now);
 
@@ -190,6 +234,28 @@ void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
  * endpoint's static key. Returns 1, or 0 on a crypto failure. */
 int qc_reset_token(const zttp_quic_conn *qc, uint8_t *out,
                    const zttp_quic_cid *cid);
+
+/* conn_cid.c (RFC 9000 §5.1, §19.15, §19.16) */
+/* qc_cids_init records sequence 0 of ours (at creation). Returns 1, or 0
+ * on a crypto failure. */
+int qc_cids_init(zttp_quic_conn *qc);
+/* qc_cids_peer_init records the peer's sequence 0 (its transport
+ * parameters are known). */
+void qc_cids_peer_init(zttp_quic_conn *qc);
+/* qc_cids_issue issues connection IDs up to the peer's limit. Returns 0 or
+ * ZTTP_ERR_INVALID_STATE (random source). */
+int32_t qc_cids_issue(zttp_quic_conn *qc);
+/* The local CID a short header's DCID names, or NULL. */
+const qc_cid *qc_cids_find_local(const zttp_quic_conn *qc, const uint8_t *cid,
+                                 size_t len);
+int32_t qc_on_new_cid(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                      zttp_tstamp now);
+int32_t qc_on_retire_cid(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                         zttp_tstamp now);
+/* 1 when |tok| is the Stateless Reset Token of one of the peer's CIDs. */
+int qc_cids_is_reset_token(const zttp_quic_conn *qc, const uint8_t *tok);
+void qc_cids_on_acked(zttp_quic_conn *qc, const qc_sent_frame *f);
+void qc_cids_on_lost(zttp_quic_conn *qc, const qc_sent_frame *f);
 
 /* conn_recv.c: the frames of one decrypted packet. Returns 0, or the
  * ZTTP_ERR_* of a connection error (already reported with qc_fail). */
@@ -199,7 +265,8 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
 
 /* qc_test_packet builds into |out| (|cap| bytes) a packet of |space|
  * carrying the raw frames |payload| (|len| bytes), protected with |qc|'s
- * own write keys and its next packet number (not recorded for recovery):
+ * own write keys and its next packet number (recorded for recovery as
+ * neither ack-eliciting nor in flight, so that the peer may acknowledge it):
  * a test hook that lets the sim inject crafted frames into the peer.
  * Returns the packet length, or 0 (no keys, does not fit). */
 size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,

@@ -156,6 +156,10 @@ static int32_t on_ack(zttp_quic_conn *qc, uint32_t space,
   if (rv == ZTTP_ERR_PROTOCOL) {
     return fail_frame(qc, rv, qerr, f->type, "ACK of an unsent packet", now);
   }
+  if (space == ZTTP_QUIC_SPACE_APP && qc->ku_pending &&
+      f->u.ack.num_ranges > 0 && f->u.ack.ranges[0].largest >= qc->ku_tx_pn) {
+    qc->ku_pending = 0; /* RFC 9001 §6.5 */
+  }
   rv = qc_process_recovery(qc);
   if (rv != 0) {
     return fail_frame(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, f->type, "memory",
@@ -335,21 +339,10 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
         /* Our limits move as the application reads: nothing to do. */
         break;
       case ZTTP_QUIC_FT_NEW_CONNECTION_ID:
-        /* RFC 9000 §19.15: an error toward a zero-length CID user. Other
-         * IDs are not used yet (one path, no migration). */
-        if (qc->dcid.len == 0) {
-          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
-                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
-                          "NEW_CONNECTION_ID to a zero-length CID", now);
-        }
+        rv = qc_on_new_cid(qc, &f, now);
         break;
       case ZTTP_QUIC_FT_RETIRE_CONNECTION_ID:
-        /* RFC 9000 §19.16: we issued sequence number 0 only. */
-        if (f.u.retire_connection_id.seq > 0) {
-          rv = fail_frame(qc, ZTTP_ERR_PROTOCOL,
-                          ZTTP_QUIC_ERR_PROTOCOL_VIOLATION, t,
-                          "RETIRE_CONNECTION_ID of an unissued CID", now);
-        }
+        rv = qc_on_retire_cid(qc, &f, now);
         break;
       case ZTTP_QUIC_FT_PATH_CHALLENGE:
         /* RFC 9000 §8.2.2 */
@@ -398,9 +391,16 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
   if (is_long && h->version != qc->version) {
     return 0;
   }
-  if (!zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) &&
-      !(qc->role == ZTTP_SERVER && is_long &&
-        zttp_quic_cid_eq(&qc->odcid, h->dcid, h->dcid_len))) {
+  if (!is_long) {
+    /* RFC 9000 §5.1: any CID we issued and the peer did not retire. */
+    const qc_cid *lc = qc_cids_find_local(qc, h->dcid, h->dcid_len);
+    if (lc == NULL) {
+      return 0;
+    }
+    qc->rx_dcid_seq = lc->seq;
+  } else if (!zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) &&
+             !(qc->role == ZTTP_SERVER &&
+               zttp_quic_cid_eq(&qc->odcid, h->dcid, h->dcid_len))) {
     return 0;
   }
   /* RFC 9000 §7.2: after the first server Initial, the SCID is fixed. */
@@ -437,13 +437,44 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
   if (pn > ZTTP_QUIC_MAX_PN || len - hdr_len < ZTTP_CRYPTO_TAG_LEN) {
     return 0;
   }
-  /* No key update yet: a flipped key phase cannot be opened (dropped). */
-  if (!is_long && (b[0] & ZTTP_QUIC_KEY_PHASE_BIT)) {
-    return 0;
+  /* RFC 9001 §6.3: the other key phase is either a reordered packet of
+   * the previous phase (numbered below the first of the current one) or
+   * the peer's next phase. */
+  zttp_crypto_keys *next = NULL;
+  if (!is_long &&
+      ((b[0] & ZTTP_QUIC_KEY_PHASE_BIT) != 0) != (qc->rx_phase != 0)) {
+    if (qc->rx_prev != NULL && pn < qc->rx_first_pn) {
+      keys = qc->rx_prev;
+    } else {
+      int32_t rv = zttp_crypto_keys_update(&next, qc->mem, keys);
+      if (rv != 0) {
+        qc_fail(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory", now);
+        return rv;
+      }
+      keys = next;
+    }
   }
   if (!zttp_crypto_open(keys, b + hdr_len, pn, b, hdr_len, b + hdr_len,
                         len - hdr_len)) {
-    return 0; /* RFC 9001 §5.2, §9.5: dropped without harm */
+    zttp_crypto_keys_free(next);
+    return 0; /* RFC 9001 §5.2, §6.3, §9.5: dropped without harm */
+  }
+  if (next != NULL) {
+    /* RFC 9001 §6.2: the peer's new phase; we answer with ours unless we
+     * initiated it. The previous read keys stay for 3 PTO (§6.5). */
+    zttp_crypto_keys_free(qc->rx_prev);
+    qc->rx_prev = qc->rx[space];
+    qc->rx[space] = next;
+    qc->rx_phase ^= 1;
+    qc->rx_first_pn = pn;
+    qc->rx_prev_until = now + 3 * qc_pto(qc);
+    if (qc->key_phase != qc->rx_phase) {
+      int32_t rv = qc_update_tx_keys(qc);
+      if (rv != 0) {
+        qc_fail(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory", now);
+        return rv;
+      }
+    }
   }
   if (zttp_quic_acks_is_duplicate(&qc->acks, (uint32_t)space, pn)) {
     return 0;
@@ -498,18 +529,16 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
 static int is_stateless_reset(const zttp_quic_conn *qc, const uint8_t *data,
                               size_t len) {
   const uint8_t *tok = zttp_quic_stateless_reset_token(data, len);
-  if (tok == NULL || qc->role != ZTTP_CLIENT || !qc->have_peer_tp ||
-      !zttp_quic_tparams_has(&qc->peer_tp,
-                             ZTTP_QUIC_TP_STATELESS_RESET_TOKEN)) {
+  if (tok == NULL || !qc->have_peer_tp) {
     return 0;
   }
-  return zttp_crypto_memeq(tok, qc->peer_tp.stateless_reset_token,
-                           ZTTP_QUIC_RESET_TOKEN_LEN);
+  return qc_cids_is_reset_token(qc, tok);
 }
 
 int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
                             const zttp_path *path, zttp_tstamp now) {
   (void)path; /* one path: migration is not supported yet */
+  qc->last_now = now;
   if (qc->state == QC_CLOSED || qc->state == QC_DRAINING) {
     return 0;
   }

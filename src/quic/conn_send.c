@@ -136,6 +136,35 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
       qc->path_response_pending = 0;
     }
   }
+  /* RFC 9000 §19.15, §19.16 */
+  for (size_t i = 0; i < qc->num_lcid; i++) {
+    qc_cid *c = &qc->lcid[i];
+    if (!c->send_pending || !pk_room(qc, pb)) {
+      continue;
+    }
+    f.type = ZTTP_QUIC_FT_NEW_CONNECTION_ID;
+    f.u.new_connection_id.seq = c->seq;
+    f.u.new_connection_id.retire_prior_to = 0;
+    f.u.new_connection_id.cid = c->cid.data;
+    f.u.new_connection_id.cid_len = c->cid.len;
+    f.u.new_connection_id.reset_token = c->token;
+    if (put_frame(dgram, pb, &f)) {
+      pk_add(qc, pb, QF_NEW_CID, c->seq, 0, 0, 0);
+      c->send_pending = 0;
+    }
+  }
+  for (size_t i = 0; i < qc->num_retire; i++) {
+    qc_retire *r = &qc->retire_q[i];
+    if (r->in_flight || !pk_room(qc, pb)) {
+      continue;
+    }
+    f.type = ZTTP_QUIC_FT_RETIRE_CONNECTION_ID;
+    f.u.retire_connection_id.seq = r->seq;
+    if (put_frame(dgram, pb, &f)) {
+      pk_add(qc, pb, QF_RETIRE_CID, r->seq, 0, 0, 0);
+      r->in_flight = 1;
+    }
+  }
   if (qc->send_max_data && put_limit(qc, dgram, pb, ZTTP_QUIC_FT_MAX_DATA, 0,
                                      qc->max_data, QF_MAX_DATA)) {
     qc->send_max_data = 0;
@@ -289,9 +318,9 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
   uint8_t *p = dgram + off;
   size_t cap = room - ZTTP_CRYPTO_TAG_LEN;
   if (space == ZTTP_QUIC_SPACE_APP) {
-    pb->hdr_len =
-        zttp_quic_hdr_write_short(p, cap, qc->dcid.data, qc->dcid.len, 0, 0,
-                                  pb->pn, pb->pn_len, &pb->pn_off);
+    pb->hdr_len = zttp_quic_hdr_write_short(p, cap, qc->dcid.data, qc->dcid.len,
+                                            0, qc->key_phase, pb->pn,
+                                            pb->pn_len, &pb->pn_off);
   } else {
     zttp_quic_hdr h;
     memset(&h, 0, sizeof(h));
@@ -486,6 +515,7 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   *path = qc->path;
+  qc->last_now = now;
   if (qc->state == QC_CLOSED || qc->state == QC_DRAINING) {
     return 0;
   }
@@ -600,7 +630,7 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
 size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
                       uint32_t space, const uint8_t *payload, size_t len) {
   zttp_crypto_keys *k = space < ZTTP_QUIC_NUM_SPACES ? qc->tx[space] : NULL;
-  if (k == NULL) {
+  if (k == NULL || zttp_quic_recovery_reserve(&qc->rec, space) != 0) {
     return 0;
   }
   uint64_t pn = qc->next_pn[space];
@@ -639,6 +669,8 @@ size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
       !zttp_quic_hp_mask_apply(out, total, pn_off, mask)) {
     return 0;
   }
+  (void)zttp_quic_recovery_on_packet_sent(&qc->rec, space, pn, (uint32_t)total,
+                                          0, QC_PK_NONE, qc->last_now);
   qc->next_pn[space]++;
   return total;
 }
