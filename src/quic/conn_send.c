@@ -14,6 +14,9 @@
 #define QC_MIN_PACKET_ROOM 64
 /* Worst-case STREAM frame header (type, id, offset, length). */
 #define QC_STREAM_FRAME_OVERHEAD 19
+/* The smallest payload worth an ack-eliciting packet in a nearly full
+ * congestion window. */
+#define QC_MIN_ELICIT 128
 
 /* One packet being built inside the datagram. */
 typedef struct pkt_build {
@@ -564,12 +567,27 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
         continue;
       }
       /* RFC 9002 §7: ack-eliciting packets within the window, probes
-       * regardless (§7.5). */
-      int may_elicit = space_has_probe(qc, space) ||
-                       cwnd_left >= pb->payload_cap + pb->hdr_len;
+       * regardless (§7.5). A window smaller than a full packet still
+       * takes a smaller one: with large datagrams (max_udp_payload_size
+       * above the initial window) nothing would ever be sent otherwise. */
+      int may_elicit = space_has_probe(qc, space);
+      if (!may_elicit &&
+          cwnd_left >= pb->hdr_len + ZTTP_CRYPTO_TAG_LEN + QC_MIN_ELICIT) {
+        size_t fit = (size_t)cwnd_left - pb->hdr_len - ZTTP_CRYPTO_TAG_LEN;
+        if (fit < pb->payload_cap) {
+          pb->payload_cap = fit;
+        }
+        may_elicit = 1;
+      }
       if (!fill_packet(qc, buf, pb, num > 0, may_elicit, now)) {
         pk_release(qc, pb->pk);
         continue;
+      }
+      /* RFC 9001 §5.4.2: room for the header-protection sample, padded
+       * here so that the datagram's length accounts for it. */
+      while (pb->pn_len + pb->payload_len < 4) {
+        buf[pb->start + pb->hdr_len + pb->payload_len++] = 0;
+        pb->padded = 1;
       }
       if (pb->ack_eliciting && cwnd_left > pb->payload_len) {
         cwnd_left -= pb->payload_len;

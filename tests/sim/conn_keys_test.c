@@ -114,8 +114,12 @@ static void on_event(sim *sm, int side, const zttp_quic_event *ev, void *arg) {
      * two thirds. */
     uint64_t at = side == SIM_CLIENT ? XFER_SIZE / 3 : 2 * (XFER_SIZE / 3);
     if (!x->updated[side] && x->recvd[side] >= at) {
-      x->updated[side] = 1;
+      /* RFC 9001 §6.5: refused while the previous update is not yet
+       * acknowledged (likely under loss); an application retries. */
       x->update_rv[side] = zttp_quic_conn_update_keys(sm->conn[side], sm->now);
+      if (x->update_rv[side] != ZTTP_ERR_INVALID_STATE) {
+        x->updated[side] = 1;
+      }
     }
     return;
   }

@@ -1,0 +1,148 @@
+/* The QUIC connection fuzz targets (quic_server.c, quic_client.c) share one
+ * driver, and tests/fuzz/quic_seedgen.c uses the same application logic to
+ * record their seed corpora. Null TLS and null packet protection
+ * (ZTTP_TLS_NULL: identity AEAD with a zero tag, zero header-protection
+ * masks), so an input can carry valid packets.
+ *
+ * Input layout:
+ *   sel0 (1 byte)
+ *     bits 0-1: settings profile (defaults; tight limits; 20-byte CIDs,
+ *               1 s idle timeout, no ACK delay; CUBIC, 1200-byte datagrams)
+ *     bit 2:    no CID substitution (feed the datagrams as they are)
+ *     bit 3:    the application opens streams at HANDSHAKE_DONE (a client:
+ *               bidi requests; a server: one uni stream)
+ *     bit 4:    a server stops and resets every second request stream
+ *               instead of echoing it
+ *     bit 5:    linger: after the last datagram run the timers for 60 s
+ *     bit 6:    a client closes the connection (application, 0x100) once
+ *               every request got its whole answer
+ *   sel1 (1 byte)
+ *     bits 0-2: request size (qf_req_sizes[])
+ *     bits 3-4: number of request streams - 1
+ *     bit 5:    a client also opens one uni stream with the request
+ *   A (20 bytes), B (8 bytes): connection IDs as recorded (see below)
+ *   then records, each:
+ *     delta (2 bytes, big-endian): milliseconds to advance the clock, firing
+ *       every timer due on the way (handle_timeout, then events and writes)
+ *     flags_len (2 bytes, big-endian): bits 0-14 the datagram length (0: a
+ *       clock step only; cut short at the end of the input), bit 15: no CID
+ *       substitution for this datagram
+ *     the datagram, given to the connection at the new time.
+ *
+ * CID substitution (no hook in src/ needed): a connection picks its
+ * connection IDs with zttp_crypto_random, so recorded datagrams name other
+ * CIDs than a fresh connection's. The driver learns the connection's CIDs
+ * from the first datagram it writes (the long header's DCID and SCID) and
+ * replaces, in every datagram it feeds, each occurrence of the recorded
+ * bytes with the live ones: a server replaces A (its SCID as recorded, the
+ * first cid_len bytes) wherever it occurs, a client A (its SCID) and B (its
+ * original DCID, which the server also echoes in its transport parameters,
+ * RFC 9000 §7.3). Everything else is deterministic: the reset key is fixed.
+ *
+ * After every step the driver drains the events (reading and consuming
+ * stream data, echoing peer-opened bidi streams on a server, writing
+ * requests on a client), writes datagrams until none and runs due timers.
+ *
+ * Invariants (abort with "quic fuzz invariant: ..."): no event after CLOSED,
+ * CLOSED only while closing, at most one HANDSHAKE_DONE, peer-opened stream
+ * IDs of the peer's parity, peeked data readable and consume() refusing more
+ * than peeked, datagrams no longer than max_udp_payload_size on the
+ * connection's path, a client's Initial datagrams at least 1200 bytes, a
+ * server sending at most 3x what it received before the address is
+ * validated, write() reaching 0, timers that move after handle_timeout,
+ * nothing written once closed, at most 64 MiB allocated, nothing leaked.
+ * SPDX-License-Identifier: MIT */
+#ifndef ZTTP_TESTS_FUZZ_QUIC_FUZZ_H
+#define ZTTP_TESTS_FUZZ_QUIC_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mem.h"
+#include "crypto/tls.h"
+#include "quic/conn.h"
+#include "quic/packet.h"
+
+#define QF_HDR_LEN (2 + ZTTP_QUIC_MAX_CID_LEN + 8)
+#define QF_REC_HDR_LEN 4
+#define QF_NO_SUBST 0x8000u
+#define QF_MAX_DGRAM 0x7fffu
+#define QF_T0 1000000000ull
+#define QF_MAX_STREAMS 64
+#define QF_MEM_CAP (64u << 20)
+
+#define QF_SEL_NO_SUBST 0x04
+#define QF_SEL_OPEN 0x08
+#define QF_SEL_RESET 0x10
+#define QF_SEL_LINGER 0x20
+#define QF_SEL_CLOSE 0x40
+
+/* Counting allocator: aborts past QF_MEM_CAP live bytes. */
+typedef struct qf_mem {
+  zttp_mem mem;
+  size_t live;
+  size_t peak;
+} qf_mem;
+
+typedef struct qf_stream {
+  uint64_t id;
+  uint64_t owed; /* bytes still to write */
+  int fin_owed;  /* write FIN once |owed| is 0 */
+  int fin_sent;
+  int fin_read;
+  int used;
+} qf_stream;
+
+typedef struct qf_side qf_side;
+
+/* Where a side's written datagrams go (seedgen: a simulated link). */
+typedef void (*qf_emit_fn)(qf_side *sd, const uint8_t *d, size_t n,
+                           zttp_tstamp now);
+
+struct qf_side {
+  uint32_t role;
+  uint8_t sel0, sel1;
+  int log;
+  qf_mem *mem;
+  zttp_quic_settings s;
+  zttp_tls_ctx *ctx;
+  zttp_quic_conn *qc;
+  zttp_path path;
+  zttp_tstamp now;
+  qf_stream st[QF_MAX_STREAMS];
+  int hs_done;
+  int opened;
+  int closed_ev;
+  int close_sent;
+  uint64_t bytes_in;  /* fed to the connection */
+  uint64_t unval_out; /* written before address validation */
+  /* The live CIDs, learned from the first datagram written. */
+  int cids_known;
+  zttp_quic_cid scid;
+  zttp_quic_cid dcid;
+  qf_emit_fn emit;
+  void *arg;
+  uint64_t sink;
+};
+
+extern const uint32_t qf_req_sizes[8];
+
+void qf_fail(const char *what);
+void qf_mem_init(qf_mem *m);
+/* qf_side_init sets up |sd| (a client connection is created at QF_T0 and
+ * writes its Initial to |emit|, which may be NULL). */
+void qf_side_init(qf_side *sd, qf_mem *m, uint32_t role, uint8_t sel0,
+                  uint8_t sel1, qf_emit_fn emit);
+void qf_side_free(qf_side *sd);
+/* qf_advance fires every timer due up to |target|, then sets now. */
+void qf_advance(qf_side *sd, zttp_tstamp target);
+/* qf_feed gives one datagram to the connection at sd->now (a server
+ * without a connection classifies it first). */
+void qf_feed(qf_side *sd, const uint8_t *d, size_t n);
+/* qf_service drains events and writes until nothing is left. */
+void qf_service(qf_side *sd);
+
+/* qf_fuzz_one runs one fuzz input (layout above) against |role|. */
+int qf_fuzz_one(uint32_t role, const uint8_t *data, size_t size);
+
+#endif
