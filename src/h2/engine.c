@@ -275,7 +275,8 @@ static int32_t enqueue(zttp_conn *conn, h2_engine *e, uint32_t kind,
     e->evq_cap = cap;
     e->evq_head = 0;
   }
-  event_rec *r = &e->evq[(e->evq_head + e->evq_len) % e->evq_cap];
+  /* evq_cap is a power of two: a mask, not a division. */
+  event_rec *r = &e->evq[(e->evq_head + e->evq_len) & (e->evq_cap - 1)];
   r->kind = kind;
   r->flags = flags;
   r->stream_id = stream_id;
@@ -302,7 +303,7 @@ static int dequeue(h2_engine *e, zttp_event *ev) {
     return 0;
   }
   event_rec *r = &e->evq[e->evq_head];
-  e->evq_head = (e->evq_head + 1) % e->evq_cap;
+  e->evq_head = (e->evq_head + 1) & (e->evq_cap - 1);
   e->evq_len--;
   ev->kind = r->kind;
   ev->flags = r->flags;
@@ -540,7 +541,15 @@ static size_t send_capacity(const h2_engine *e, const zttp_h2_stream *s) {
   if (w <= 0) {
     return 0;
   }
-  size_t fit = data_fit(e, app_room(e));
+  size_t room = app_room(e);
+  /* When |w| bytes fit with one header per 16384 (the smallest frame
+   * size), they fit: skip data_fit()'s divisions. */
+  if ((uint64_t)w + ((uint64_t)w >> 14) * ZTTP_H2_FRAME_HEADER_LEN +
+          ZTTP_H2_FRAME_HEADER_LEN <=
+      room) {
+    return (size_t)w;
+  }
+  size_t fit = data_fit(e, room);
   return (uint64_t)w < fit ? (size_t)w : fit;
 }
 
@@ -566,6 +575,9 @@ static void put_data_frames(h2_engine *e, uint32_t id, const uint8_t *data,
 }
 
 static size_t data_frames_len(const h2_engine *e, size_t len) {
+  if (len <= e->peer_max_frame) {
+    return len + ZTTP_H2_FRAME_HEADER_LEN; /* one frame, maybe empty */
+  }
   size_t frames =
       len == 0 ? 1 : (len + e->peer_max_frame - 1) / e->peer_max_frame;
   return len + frames * ZTTP_H2_FRAME_HEADER_LEN;
@@ -1031,7 +1043,10 @@ static int32_t on_request(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     ev->flags |= ZTTP_EVENT_FLAG_UPGRADE;
   }
   zttp_request_event *r = &ev->u.request;
-  memset(r, 0, sizeof(*r));
+  /* Every member is set below (no memset: it compiles to "rep stos"). */
+  r->query.base = NULL;
+  r->query.len = 0;
+  r->reserved = 0;
   r->method = msg.method;
   r->target = connect && msg.protocol.base == NULL ? msg.authority : msg.path;
   r->path = r->target;
@@ -1113,7 +1128,9 @@ static int32_t on_stream_block(zttp_conn *conn, h2_engine *e, zttp_event *ev,
   }
   ev->kind = ZTTP_EVENT_RESPONSE;
   zttp_response_event *r = &ev->u.response;
-  memset(r, 0, sizeof(*r));
+  /* Every member is set here (no memset: it compiles to "rep stos"). */
+  r->reason.base = NULL;
+  r->reason.len = 0;
   r->status = msg.status;
   r->http_version = 20;
   r->headers = f + msg.first_regular;
@@ -2002,7 +2019,9 @@ static int64_t h2_send_request(zttp_conn *conn, zttp_str method,
   if ((rv = scratch_reserve(conn, e, num_headers + 5, 0)) != 0) {
     return rv;
   }
-  size_t n = 5; /* pseudo-header slots, filled below */
+  /* Four pseudo-header slots (the usual count), filled below; the regular
+   * fields follow them and move only when there are not four. */
+  size_t n = 4;
   send_info info = {-1, {NULL, 0}};
   if ((rv = add_fields(conn, e, &n, &info, headers + k, num_headers - k, 1,
                        0)) != 0) {
@@ -2016,47 +2035,49 @@ static int64_t h2_send_request(zttp_conn *conn, zttp_str method,
     scheme.len = e->tls ? 5 : 4;
   }
   /* RFC 9113 §8.3.1, §8.5: CONNECT carries :authority only. */
-  size_t p = 0;
-  zttp_header pseudo[5];
+  if (authority.base == NULL && connect) {
+    return field_error(conn, "CONNECT needs an authority", 0);
+  }
+  int with_path = !connect || protocol.base != NULL;
+  size_t p = 1 + 2 * (size_t)with_path + (authority.base != NULL) +
+             (protocol.base != NULL);
+  /* The regular fields start right after the pseudo-headers, which are
+   * written in place (a local array copied over compiled to "rep movs"). */
+  if (p != 4) {
+    memmove(e->sf + p, e->sf + 4, (n - 4) * sizeof(*e->sf));
+  }
+  size_t slot = 0;
 #define PSEUDO(nm, v)                                                          \
   do {                                                                         \
-    pseudo[p].name = nm;                                                       \
-    pseudo[p].name_len = sizeof(nm) - 1;                                       \
-    pseudo[p].value = (v).base;                                                \
-    pseudo[p].value_len = (v).len;                                             \
-    pseudo[p].flags = 0;                                                       \
-    pseudo[p].reserved = 0;                                                    \
-    p++;                                                                       \
+    e->sf[slot].name = nm;                                                     \
+    e->sf[slot].name_len = sizeof(nm) - 1;                                     \
+    e->sf[slot].value = (v).base;                                              \
+    e->sf[slot].value_len = (v).len;                                           \
+    e->sf[slot].flags = 0;                                                     \
+    e->sf[slot].reserved = 0;                                                  \
+    slot++;                                                                    \
   } while (0)
   PSEUDO(":method", method);
-  if (!connect || protocol.base != NULL) {
+  if (with_path) {
     PSEUDO(":scheme", scheme);
   }
   if (authority.base != NULL) {
     PSEUDO(":authority", authority);
-  } else if (connect) {
-    return field_error(conn, "CONNECT needs an authority", 0);
   }
-  if (!connect || protocol.base != NULL) {
+  if (with_path) {
     PSEUDO(":path", target);
   }
   if (protocol.base != NULL) {
     PSEUDO(":protocol", protocol);
   }
 #undef PSEUDO
-  /* Move the pseudo-headers right in front of the regular fields. */
-  zttp_header *fields = e->sf + (5 - p);
-  memcpy(fields, pseudo, p * sizeof(*pseudo));
-  size_t total = n - (5 - p);
+  size_t total = n - 4 + p;
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
   if (end && info.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
   }
   uint32_t id = e->next_local_id;
-  if (fields != e->sf) {
-    memmove(e->sf, fields, total * sizeof(*fields));
-  }
   /* Create the stream first so the header block is never sent for a
    * stream we could not track. */
   zttp_h2_stream *s;
