@@ -4,16 +4,13 @@
     scripts/gen-hpack-static.py [RFC7541.txt] > src/hpack/static_table.h
     clang-format-14 -i src/hpack/static_table.h
 
-Prints the 61 static entries and, for the encoder, an open-addressing index
-of the distinct names keyed by the same 32-bit FNV-1a hash the encoder uses
-for the dynamic table (hpack_name_hash() in src/hpack/hpack.c; keep the two
-in sync).
+Prints the 61 static entries and, for the encoder, the 32-bit FNV-1a hash
+of each name, the hash it uses for the dynamic table (hpack_name_hash() in
+src/hpack/hpack.c; keep the two in sync).
 SPDX-License-Identifier: MIT
 """
 import re
 import sys
-
-SLOTS = 128
 
 
 def fnv1a(b):
@@ -82,21 +79,6 @@ def main():
         firsts.setdefault(n, i)
     # The encoder tells static names apart by their hashes alone.
     assert len({fnv1a(n.encode()) for n in firsts}) == len(firsts)
-    slots = [0] * SLOTS
-    for n, i in firsts.items():
-        s = fnv1a(n.encode()) & (SLOTS - 1)
-        while slots[s]:
-            s = (s + 1) & (SLOTS - 1)
-        slots[s] = i
-    w("/* Open addressing (linear probing) over the distinct names: slot")
-    w(" * hpack_name_hash(name) & (HPACK_STATIC_SLOTS - 1) onwards holds the first")
-    w(" * static index of that name; 0 ends the probe. */")
-    w("#define HPACK_STATIC_SLOTS %d" % SLOTS)
-    w("static const uint8_t hpack_static_slots[HPACK_STATIC_SLOTS] = {")
-    for k in range(0, SLOTS, 16):
-        w("    " + " ".join("%d," % x for x in slots[k:k + 16]))
-    w("};")
-    w("")
     w("/* The FNV-1a hash of each static name (index 0 unused). */")
     w("static const uint32_t hpack_static_hash[HPACK_STATIC_NUM + 1] = {")
     hs = [0] + [fnv1a(n.encode()) for i, n, v in rows]

@@ -81,20 +81,6 @@ static const hpack_static_entry hpack_static[HPACK_STATIC_NUM + 1] = {
     {"www-authenticate", "", 16, 0},
 };
 
-/* Open addressing (linear probing) over the distinct names: slot
- * hpack_name_hash(name) & (HPACK_STATIC_SLOTS - 1) onwards holds the first
- * static index of that name; 0 ends the probe. */
-#define HPACK_STATIC_SLOTS 128
-static const uint8_t hpack_static_slots[HPACK_STATIC_SLOTS] = {
-    0,  0,  61, 36, 0,  0,  0,  0,  2,  26, 43, 0, 0,  0,  0,  0,  0,  0,  0,
-    27, 60, 31, 17, 0,  0,  16, 0,  0,  21, 28, 0, 0,  0,  56, 0,  0,  0,  0,
-    46, 0,  0,  19, 40, 0,  0,  0,  4,  29, 0,  0, 22, 0,  52, 0,  0,  0,  55,
-    0,  0,  49, 0,  0,  23, 32, 34, 42, 0,  0,  0, 59, 0,  0,  0,  0,  30, 0,
-    57, 24, 0,  0,  0,  0,  50, 54, 0,  0,  47, 8, 35, 33, 0,  0,  25, 0,  1,
-    0,  0,  0,  0,  0,  0,  0,  18, 51, 15, 45, 6, 39, 20, 44, 58, 38, 48, 0,
-    0,  0,  0,  37, 53, 41, 0,  0,  0,  0,  0,  0, 0,  0,
-};
-
 /* The FNV-1a hash of each static name (index 0 unused). */
 static const uint32_t hpack_static_hash[HPACK_STATIC_NUM + 1] = {
     0x00000000u, 0xbbfa06deu, 0x29770588u, 0x29770588u, 0xc444e22eu,
