@@ -81,6 +81,21 @@ void sim_free(sim *sm) {
   }
 }
 
+int32_t sim_accept_default(sim *sm, const uint8_t *data, size_t len,
+                           void *arg) {
+  (void)arg;
+  zttp_quic_hdr h;
+  if (zttp_quic_hdr_parse(&h, data, len, 8) != ZTTP_QUIC_HDR_OK ||
+      h.type != ZTTP_QUIC_PKT_INITIAL || len < ZTTP_QUIC_MIN_INITIAL_DATAGRAM) {
+    return 0; /* RFC 9000 §14.1: a server drops short Initials */
+  }
+  zttp_path path;
+  memset(&path, 0, sizeof(path));
+  return zttp_quic_conn_new(&sm->conn[SIM_SERVER], sm->mem, &sm->settings,
+                            ZTTP_SERVER, sm->ctx[SIM_SERVER], NULL, &h, &path,
+                            sm->now);
+}
+
 static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
   l->dgrams++;
   l->bytes += len;
@@ -101,6 +116,10 @@ static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
   d->at = start + l->delay;
   d->len = len;
   memcpy(d->data, data, len);
+}
+
+void sim_send(sim *sm, int side, const uint8_t *data, size_t len) {
+  link_send(sm, &sm->link[side], data, len);
 }
 
 /* Writes everything |side| has to send. Returns datagrams written or a
@@ -147,17 +166,14 @@ static int32_t deliver(sim *sm, int to, const sim_dgram *d) {
   if (to == SIM_SERVER) {
     sm->server_recv += d->len;
     if (sm->conn[SIM_SERVER] == NULL) {
-      zttp_quic_hdr h;
-      if (zttp_quic_hdr_parse(&h, d->data, d->len, 8) != ZTTP_QUIC_HDR_OK ||
-          h.type != ZTTP_QUIC_PKT_INITIAL ||
-          d->len < ZTTP_QUIC_MIN_INITIAL_DATAGRAM) {
-        return 0; /* RFC 9000 §14.1: a server drops short Initials */
-      }
-      int32_t rv = zttp_quic_conn_new(
-          &sm->conn[SIM_SERVER], sm->mem, &sm->settings, ZTTP_SERVER,
-          sm->ctx[SIM_SERVER], NULL, &h, &path, sm->now);
+      int32_t rv = sm->accept != NULL
+                       ? sm->accept(sm, d->data, d->len, sm->accept_arg)
+                       : sim_accept_default(sm, d->data, d->len, NULL);
       if (rv != 0) {
         return rv;
+      }
+      if (sm->conn[SIM_SERVER] == NULL) {
+        return 0;
       }
     }
   }

@@ -42,6 +42,14 @@ struct sim;
 typedef void (*sim_event_fn)(struct sim *sm, int side,
                              const zttp_quic_event *ev, void *arg);
 
+/* Called for a datagram reaching the server side while it has no
+ * connection (sim.conn[SIM_SERVER] is NULL). It may create
+ * sim.conn[SIM_SERVER] (the datagram is then delivered to it) or answer
+ * statelessly with sim_send() (Retry, Version Negotiation) and leave it
+ * NULL. Returns 0 or a negative zttp error that stops sim_run(). */
+typedef int32_t (*sim_accept_fn)(struct sim *sm, const uint8_t *data,
+                                 size_t len, void *arg);
+
 typedef struct sim {
   zttp_tstamp now;
   uint64_t rng;
@@ -53,6 +61,8 @@ typedef struct sim {
   const char *server_name;
   sim_event_fn on_event;
   void *arg;
+  sim_accept_fn accept; /* NULL: sim_accept_default() */
+  void *accept_arg;
   /* Checks. */
   uint64_t server_recv;       /* datagram bytes the server received */
   uint64_t server_sent_unval; /* sent before address validation */
@@ -69,6 +79,13 @@ typedef struct sim {
 int32_t sim_init(sim *sm, uint32_t backend, const char *pki_dir, uint64_t seed,
                  uint64_t delay_ms, uint32_t loss_ppm, const zttp_mem *mem);
 void sim_free(sim *sm);
+
+/* sim_send puts one datagram (copied) from |side| on its outgoing link. */
+void sim_send(sim *sm, int side, const uint8_t *data, size_t len);
+
+/* sim_accept_default creates the server connection for a client Initial of
+ * at least 1200 bytes (RFC 9000 §14.1) and ignores anything else. */
+int32_t sim_accept_default(sim *sm, const uint8_t *data, size_t len, void *arg);
 
 /* sim_run drives the network until |done|(sm, arg) returns 1 (returns 1)
  * or the virtual clock passes |max_ns| or nothing can happen any more
