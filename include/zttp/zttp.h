@@ -103,6 +103,8 @@ extern "C" {
   X(STREAM_CLOSED, -44, 1, "frame on a stream in the wrong state")             \
   X(TLS_HANDSHAKE, -45, 1,                                                     \
     "TLS handshake failed; the wire code is 0x100 + the TLS alert")            \
+  X(QUIC_VERSION, -46, 1,                                                      \
+    "the server supports none of our QUIC versions (Version Negotiation)")     \
   X(LIMIT_START_LINE, -50, 1,                                                  \
     "start line longer than ZTTP_LIMIT_H1_MAX_START_LINE")                     \
   X(LIMIT_HEADERS, -51, 1, "more header fields than ZTTP_LIMIT_MAX_HEADERS")   \

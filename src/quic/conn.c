@@ -26,6 +26,9 @@ void zttp_quic_settings_default(zttp_quic_settings *s) {
   s->cc_algo = ZTTP_QUIC_CC_NEWRENO;
   s->active_cid_limit = 4;
   s->max_retire_queue = 16;
+  s->max_stream_data_window = 6u << 20;
+  s->max_data_window = 15u << 20;
+  s->pacing = 1;
 }
 
 static int settings_valid(const zttp_quic_settings *s) {
@@ -83,6 +86,10 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
     /* RFC 9000 §7.3 */
     tp.original_dcid = qc->odcid;
     zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_ORIGINAL_DCID);
+    if (qc->retried) {
+      tp.retry_scid = qc->rscid;
+      zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_RETRY_SCID);
+    }
     /* RFC 9000 §10.3, §18.2: the token for the CID of the handshake. */
     if (!qc_reset_token(qc, tp.stateless_reset_token, &qc->scid)) {
       return ZTTP_ERR_NOMEM;
@@ -92,12 +99,18 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
   return zttp_quic_tparams_encode(&tp, qc->role, p, cap);
 }
 
-/* Initial keys from the client's first DCID (RFC 9001 §5.2). */
-static int32_t install_initial_keys(zttp_quic_conn *qc) {
+/* Initial keys from the DCID of the client's Initials (RFC 9001 §5.2). */
+int32_t qc_install_initial_keys(zttp_quic_conn *qc) {
   uint8_t cs[ZTTP_CRYPTO_SHA256_LEN], ss[ZTTP_CRYPTO_SHA256_LEN];
-  if (!zttp_crypto_initial_secrets(cs, ss, qc->version, qc->odcid.data,
-                                   qc->odcid.len)) {
+  if (!zttp_crypto_initial_secrets(cs, ss, qc->version, qc->init_dcid.data,
+                                   qc->init_dcid.len)) {
     return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  for (size_t d = 0; d < 2; d++) {
+    zttp_crypto_keys **k = d == 0 ? &qc->rx[ZTTP_QUIC_SPACE_INITIAL]
+                                  : &qc->tx[ZTTP_QUIC_SPACE_INITIAL];
+    zttp_crypto_keys_free(*k);
+    *k = NULL;
   }
   const uint8_t *rs = qc->role == ZTTP_CLIENT ? ss : cs;
   const uint8_t *ws = qc->role == ZTTP_CLIENT ? cs : ss;
@@ -114,10 +127,11 @@ static int32_t install_initial_keys(zttp_quic_conn *qc) {
   return rv;
 }
 
-int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
+static int32_t conn_create(zttp_quic_conn **out, const zttp_mem *mem,
                            const zttp_quic_settings *s, uint32_t role,
                            zttp_tls_ctx *tls_ctx, const char *server_name,
-                           const zttp_quic_hdr *initial, const zttp_path *path,
+                           const zttp_quic_hdr *initial,
+                           const zttp_quic_cid *odcid, const zttp_path *path,
                            zttp_tstamp now) {
   zttp_quic_settings defaults;
   if (s == NULL) {
@@ -137,6 +151,11 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
        initial->scid_len > ZTTP_QUIC_MAX_CID_LEN)) {
     /* RFC 9000 §7.2: a client's first DCID has at least 8 bytes. */
     return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (odcid != NULL &&
+      (odcid->len < 8 || odcid->len > ZTTP_QUIC_MAX_CID_LEN ||
+       zttp_quic_cid_eq(odcid, initial->dcid, initial->dcid_len))) {
+    return ZTTP_ERR_INVALID_ARGUMENT; /* RFC 9000 §17.2.5.1 */
   }
   zttp_quic_conn *qc = zttp_mem_calloc(mem, 1, sizeof(*qc));
   if (qc == NULL) {
@@ -183,12 +202,32 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
       goto fail;
     }
     qc->odcid = qc->dcid;
+    qc->init_dcid = qc->dcid;
     qc->validated = 1;
   } else {
-    zttp_quic_cid_set(&qc->odcid, initial->dcid, initial->dcid_len);
+    zttp_quic_cid_set(&qc->init_dcid, initial->dcid, initial->dcid_len);
+    qc->odcid = qc->init_dcid;
+    if (odcid != NULL) {
+      /* RFC 9000 §8.1.2: a valid Retry token validates the address; §7.3:
+       * the Retry's SCID is the DCID of this Initial. */
+      qc->odcid = *odcid;
+      qc->rscid = qc->init_dcid;
+      qc->retried = 1;
+      qc->validated = 1;
+    }
     zttp_quic_cid_set(&qc->dcid, initial->scid, initial->scid_len);
     qc->got_peer_scid = 1;
   }
+  /* RFC 9000 §21.4: the first skipped packet number. */
+  if (!zttp_crypto_random((uint8_t *)&qc->prng, sizeof(qc->prng))) {
+    goto fail;
+  }
+  qc->prng |= 1;
+  qc->next_skip = QC_SKIP_MIN + qc_rand(qc) % QC_SKIP_SPREAD;
+  qc->blocked_at = QC_NOT_BLOCKED;
+  qc->streams_blocked_at[0] = qc->streams_blocked_at[1] = QC_NOT_BLOCKED;
+  qc->pace_at = ZTTP_TSTAMP_NEVER;
+  qc->win = s->max_data;
 
   qc->rxcap = (size_t)s->max_udp_payload_size;
   qc->rxbuf = zttp_mem_malloc(mem, qc->rxcap);
@@ -210,7 +249,7 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
     goto fail;
   }
   qc->crypto_backend = zttp_tls_crypto_backend(qc->tls);
-  rv = install_initial_keys(qc);
+  rv = qc_install_initial_keys(qc);
   if (rv != 0) {
     goto fail;
   }
@@ -228,6 +267,39 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
 fail:
   zttp_quic_conn_free(qc);
   return rv;
+}
+
+int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
+                           const zttp_quic_settings *s, uint32_t role,
+                           zttp_tls_ctx *tls_ctx, const char *server_name,
+                           const zttp_quic_hdr *initial, const zttp_path *path,
+                           zttp_tstamp now) {
+  return conn_create(out, mem, s, role, tls_ctx, server_name, initial, NULL,
+                     path, now);
+}
+
+int32_t zttp_quic_conn_new_retried(zttp_quic_conn **out, const zttp_mem *mem,
+                                   const zttp_quic_settings *s,
+                                   zttp_tls_ctx *tls_ctx,
+                                   const zttp_quic_hdr *initial,
+                                   const zttp_quic_cid *odcid,
+                                   const zttp_path *path, zttp_tstamp now) {
+  if (odcid == NULL) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  return conn_create(out, mem, s, ZTTP_SERVER, tls_ctx, NULL, initial, odcid,
+                     path, now);
+}
+
+uint64_t qc_rand(zttp_quic_conn *qc) {
+  /* xorshift64*: unpredictable enough for skip intervals, seeded from the
+   * CSPRNG at creation. */
+  uint64_t x = qc->prng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  qc->prng = x;
+  return x * UINT64_C(0x2545F4914F6CDD1D);
 }
 
 static void pk_free_all(zttp_quic_conn *qc) {
@@ -252,6 +324,7 @@ void zttp_quic_conn_free(zttp_quic_conn *qc) {
   qc_streams_free(qc);
   pk_free_all(qc);
   zttp_tls_free(qc->tls);
+  zttp_mem_free(qc->mem, qc->token);
   zttp_mem_free(qc->mem, qc->rxbuf);
   zttp_mem_free(qc->mem, qc);
 }
@@ -301,7 +374,8 @@ static int32_t apply_peer_tparams(zttp_quic_conn *qc, zttp_tstamp now) {
   uint32_t sender = qc->role == ZTTP_CLIENT ? ZTTP_SERVER : ZTTP_CLIENT;
   if (!zttp_quic_tparams_decode(&qc->peer_tp, sender, p, n, &err, &why) ||
       !zttp_quic_tparams_check_cids(&qc->peer_tp, qc->role, &qc->dcid,
-                                    &qc->odcid, NULL, &err, &why)) {
+                                    &qc->odcid, qc->retried ? &qc->rscid : NULL,
+                                    &err, &why)) {
     qc_fail(qc, ZTTP_ERR_PROTOCOL, err, ZTTP_QUIC_FT_CRYPTO, why, now);
     return ZTTP_ERR_PROTOCOL;
   }
@@ -552,6 +626,28 @@ static int32_t on_frame_lost(zttp_quic_conn *qc, uint32_t space,
   case QF_RETIRE_CID:
     qc_cids_on_lost(qc, f);
     break;
+  case QF_DATA_BLOCKED:
+    /* Sent again only while that limit still blocks us. */
+    if (qc->blocked_at == f->offset && qc->peer_max_data == f->offset) {
+      qc->send_blocked = 1;
+    }
+    break;
+  case QF_STREAM_DATA_BLOCKED:
+    st = qc_stream_find(qc, f->id);
+    if (st != NULL && !st->send_reset && st->blocked_at == f->offset &&
+        st->max_send == f->offset) {
+      st->send_blocked = 1;
+    }
+    break;
+  case QF_STREAMS_BLOCKED_BIDI:
+  case QF_STREAMS_BLOCKED_UNI: {
+    size_t k = f->kind == QF_STREAMS_BLOCKED_UNI;
+    if (qc->streams_blocked_at[k] == f->offset &&
+        qc->peer_max_streams[k] == f->offset) {
+      qc->send_streams_blocked[k] = 1;
+    }
+    break;
+  }
   default:
     break;
   }
@@ -703,6 +799,9 @@ zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
   if (qc->rx_prev != NULL && qc->rx_prev_until < t) {
     t = qc->rx_prev_until;
   }
+  if (qc->pace_at < t) {
+    t = qc->pace_at; /* RFC 9002 §7.7 */
+  }
   return t;
 }
 
@@ -766,6 +865,9 @@ int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
       qc->state = QC_CLOSED;
     }
     return 0;
+  }
+  if (now >= qc->pace_at) {
+    qc->pace_at = ZTTP_TSTAMP_NEVER; /* the next write may send */
   }
   if (now >= qc->idle_deadline) {
     /* RFC 9000 §10.1: silently closed. */

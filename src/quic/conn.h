@@ -12,7 +12,7 @@
  * Scope of this first milestone: QUIC v1, one path; connection IDs are
  * issued and retired (RFC 9000 §5.1) but not used for migration; either
  * side detects the peer's Stateless Reset (RFC 9000 §10.3.1), no Retry, no
- * 0-RTT, no DATAGRAM frames, no pacing. Key update (RFC 9001 §6) is supported.
+ * 0-RTT, no DATAGRAM frames. Key update (RFC 9001 §6) is supported.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QUIC_CONN_H
 #define ZTTP_QUIC_CONN_H
@@ -81,6 +81,20 @@ typedef struct zttp_quic_settings {
    * CONNECTION_ID_LIMIT_ERROR (the quiche CVE-2024-1410 flood). 1 to
    * ZTTP_QUIC_MAX_RETIRE_QUEUE. Default 16. */
   size_t max_retire_queue;
+  /* Receive-window autotuning (RFC 9000 §4.2 leaves the policy to us):
+   * when the peer used half a window in less than two smoothed RTTs, the
+   * window doubles, up to these ceilings: per stream (from
+   * max_stream_data) and for the connection (from max_data; it also grows
+   * to 1.5 stream windows). A ceiling no larger than the initial window
+   * turns autotuning off. They bound what a peer can make us buffer.
+   * Defaults 6 MiB and 15 MiB. */
+  uint64_t max_stream_data_window;
+  uint64_t max_data_window;
+  /* 1: pace ack-eliciting packets at 1.25 * cwnd / smoothed_rtt with an
+   * initial-window burst (RFC 9002 §7.7); the pacing deadline is part of
+   * zttp_quic_conn_next_timeout(). 0: send as fast as the window allows.
+   * Default 1. */
+  uint32_t pacing;
 } zttp_quic_settings;
 
 /* Our cap on connection IDs held per side: the ones we issue (fewer when
@@ -141,6 +155,10 @@ typedef struct zttp_quic_conn_stats {
   uint64_t pkts_lost;
   uint64_t stream_bytes_retransmitted;
   uint64_t acks_sent;
+  /* DATA_BLOCKED, STREAM_DATA_BLOCKED and STREAMS_BLOCKED frames sent (we
+   * waited on the peer's limits) and received (the peer waited on ours). */
+  uint64_t blocked_sent;
+  uint64_t blocked_recv;
 } zttp_quic_conn_stats;
 
 /* zttp_quic_conn_new creates a connection into |*out|, allocated with
@@ -161,6 +179,22 @@ int32_t zttp_quic_conn_new(zttp_quic_conn **out, const zttp_mem *mem,
                            zttp_tls_ctx *tls_ctx, const char *server_name,
                            const zttp_quic_hdr *initial, const zttp_path *path,
                            zttp_tstamp now);
+
+/* zttp_quic_conn_new_retried creates a server connection like
+ * zttp_quic_conn_new() for a client Initial |initial| whose Retry token the
+ * caller validated (zttp_quic_ep_token_validate()): |odcid| is the
+ * client's original DCID from the token; the Initial's DCID is the Retry's
+ * SCID. The client's address counts as validated (RFC 9000 §8.1.2) and the
+ * transport parameters carry original_destination_connection_id = |odcid|
+ * and retry_source_connection_id (RFC 9000 §7.3). Returns as
+ * zttp_quic_conn_new(); ZTTP_ERR_INVALID_ARGUMENT also when |odcid| is
+ * NULL, shorter than 8 bytes or equal to the Initial's DCID. */
+int32_t zttp_quic_conn_new_retried(zttp_quic_conn **out, const zttp_mem *mem,
+                                   const zttp_quic_settings *s,
+                                   zttp_tls_ctx *tls_ctx,
+                                   const zttp_quic_hdr *initial,
+                                   const zttp_quic_cid *odcid,
+                                   const zttp_path *path, zttp_tstamp now);
 
 /* zttp_quic_conn_free frees |qc| and everything it holds. NULL is a
  * no-op. */

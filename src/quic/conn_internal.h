@@ -39,9 +39,21 @@ enum qc_frame_kind {
   QF_RESET_STREAM,
   QF_STOP_SENDING,
   QF_PING,
-  QF_NEW_CID,    /* id: sequence number */
-  QF_RETIRE_CID, /* id: sequence number */
+  QF_NEW_CID,             /* id: sequence number */
+  QF_RETIRE_CID,          /* id: sequence number */
+  QF_DATA_BLOCKED,        /* offset: the limit */
+  QF_STREAM_DATA_BLOCKED, /* id: stream, offset: the limit */
+  QF_STREAMS_BLOCKED_BIDI,
+  QF_STREAMS_BLOCKED_UNI,
 };
+
+/* RFC 9000 §21.4: against optimistic ACKs, a packet number is skipped every
+ * QC_SKIP_MIN to QC_SKIP_MIN + QC_SKIP_SPREAD - 1 packets of the
+ * ApplicationData space. */
+#define QC_SKIP_MIN 64
+#define QC_SKIP_SPREAD 256
+/* "Blocked at" value meaning none sent. */
+#define QC_NOT_BLOCKED UINT64_MAX
 
 /* One connection ID with its sequence number (RFC 9000 §5.1.1). */
 typedef struct qc_cid {
@@ -100,6 +112,12 @@ typedef struct qc_stream {
   uint64_t peer_reset_code;
   uint64_t stop_code;     /* the peer's STOP_SENDING code */
   uint64_t our_stop_code; /* the code of our STOP_SENDING */
+  /* Receive window (autotuned) and when it last moved. */
+  uint64_t win;
+  zttp_tstamp win_time;
+  /* STREAM_DATA_BLOCKED (RFC 9000 §19.13): the limit we last reported. */
+  uint64_t blocked_at;
+  uint8_t send_blocked;
 } qc_stream;
 
 enum qc_state {
@@ -118,6 +136,18 @@ struct zttp_quic_conn {
   zttp_quic_cid scid;  /* ours */
   zttp_quic_cid dcid;  /* the peer's */
   zttp_quic_cid odcid; /* the client's first DCID */
+  /* The DCID of the client's Initial packets now: their keys come from it
+   * (RFC 9001 §5.2) and a server accepts long headers sent to it. It is
+   * |odcid| unless a Retry moved it (RFC 9000 §17.2.5.3). */
+  zttp_quic_cid init_dcid;
+  /* Retry (RFC 9000 §8.1.2, §17.2.5): a client that accepted one, or a
+   * server created for an Initial whose Retry token was validated; |rscid|
+   * is the Retry's SCID (retry_source_connection_id, §7.3). */
+  uint8_t retried;
+  zttp_quic_cid rscid;
+  /* Client: the Retry token, sent in every later Initial. */
+  uint8_t *token;
+  size_t token_len;
   zttp_tls *tls;
   uint32_t crypto_backend;
   zttp_crypto_keys *rx[ZTTP_QUIC_NUM_SPACES];
@@ -151,6 +181,20 @@ struct zttp_quic_conn {
   uint64_t max_data;  /* advertised */
   uint64_t data_recv; /* sum of the highest offsets received */
   uint64_t data_read; /* consumed by the application */
+  uint64_t win;       /* the connection receive window (autotuned) */
+  zttp_tstamp win_time;
+  /* DATA_BLOCKED / STREAMS_BLOCKED (RFC 9000 §19.12, §19.14): the limits
+   * last reported, and whether a frame is to be sent. */
+  uint64_t blocked_at;
+  uint8_t send_blocked;
+  uint64_t streams_blocked_at[2];
+  uint8_t send_streams_blocked[2];
+  /* Pacing (RFC 9002 §7.7): when the next paced packet may leave. */
+  zttp_tstamp pace_at;
+  /* Packet-number skipping (RFC 9000 §21.4; quic/recovery.h remembers the
+   * skipped ones and refuses ACKs of them): the next one to skip. */
+  uint64_t next_skip;
+  uint64_t prng;
   /* Stream counts (RFC 9000 §4.6), [0] bidi, [1] uni. */
   uint64_t peer_max_streams[2];
   uint64_t local_opened[2];
@@ -216,6 +260,11 @@ struct zttp_quic_conn {
 };
 
 /* conn.c */
+/* qc_install_initial_keys (re)derives the Initial keys from |init_dcid|
+ * (RFC 9001 §5.2). Returns 0 or ZTTP_ERR_NOMEM. */
+int32_t qc_install_initial_keys(zttp_quic_conn *qc);
+/* qc_rand returns the next value of the connection's PRNG (not for keys). */
+uint64_t qc_rand(zttp_quic_conn *qc);
 int32_t qc_tls_advance(zttp_quic_conn *qc, zttp_tstamp now);
 void qc_fail(zttp_quic_conn *qc, int32_t err, uint64_t code,
              uint64_t frame_type, const char *reason, zttp_tstamp now);

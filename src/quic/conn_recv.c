@@ -336,7 +336,9 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
       case ZTTP_QUIC_FT_STREAM_DATA_BLOCKED:
       case ZTTP_QUIC_FT_STREAMS_BLOCKED_BIDI:
       case ZTTP_QUIC_FT_STREAMS_BLOCKED_UNI:
-        /* Our limits move as the application reads: nothing to do. */
+        /* Our limits move as the application reads (and autotune): only
+         * counted. */
+        qc->st.blocked_recv++;
         break;
       case ZTTP_QUIC_FT_NEW_CONNECTION_ID:
         rv = qc_on_new_cid(qc, &f, now);
@@ -381,11 +383,93 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
 }
 
 /* One packet of a datagram (|len| bytes at |pkt|, its header parsed). */
+/* RFC 9000 §17.2.5.2: a client's one Retry, before any other packet of
+ * the server. */
+static int32_t on_retry(zttp_quic_conn *qc, const zttp_quic_hdr *h,
+                        const uint8_t *pkt, size_t len, zttp_tstamp now) {
+  if (qc->role != ZTTP_CLIENT || qc->retried || qc->got_peer_scid ||
+      h->version != qc->version ||
+      !zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) ||
+      zttp_quic_cid_eq(&qc->dcid, h->scid, h->scid_len) || h->scid_len == 0 ||
+      h->token_len == 0 || len < ZTTP_QUIC_RETRY_TAG_LEN) {
+    return 0;
+  }
+  /* RFC 9001 §5.8: the integrity tag over the original DCID. */
+  uint8_t tag[ZTTP_QUIC_RETRY_TAG_LEN];
+  if (!zttp_crypto_retry_tag(tag, h->version, qc->odcid.data, qc->odcid.len,
+                             pkt, len - ZTTP_QUIC_RETRY_TAG_LEN) ||
+      !zttp_crypto_memeq(tag, h->retry_tag, ZTTP_QUIC_RETRY_TAG_LEN)) {
+    return 0;
+  }
+  uint8_t *tok = zttp_mem_malloc(qc->mem, h->token_len);
+  if (tok == NULL) {
+    qc_fail(qc, ZTTP_ERR_NOMEM, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory", now);
+    return ZTTP_ERR_NOMEM;
+  }
+  memcpy(tok, h->token, h->token_len);
+  zttp_mem_free(qc->mem, qc->token);
+  qc->token = tok;
+  qc->token_len = h->token_len;
+  qc->retried = 1;
+  zttp_quic_cid_set(&qc->rscid, h->scid, h->scid_len);
+  qc->dcid = qc->rscid;
+  qc->init_dcid = qc->rscid;
+  /* New Initial keys from the new DCID (RFC 9001 §5.2); what the Initials
+   * carried goes again in packets with the token (§17.2.5.3), packet
+   * numbers continuing; no RTT sample (RFC 9002 §6.2.1 has none). */
+  int32_t rv = qc_install_initial_keys(qc);
+  if (rv == 0) {
+    zttp_quic_recovery_on_retry(&qc->rec, now);
+    rv = qc_process_recovery(qc);
+  }
+  if (rv != 0) {
+    qc_fail(qc, rv, ZTTP_QUIC_ERR_INTERNAL_ERROR, 0, "memory", now);
+    return rv;
+  }
+  qc->st.pkts_recv++;
+  return 0;
+}
+
+/* RFC 9000 §6.2: a client that supports only QUIC v1 abandons the attempt
+ * on a Version Negotiation packet that answers it, unless it lists v1 or
+ * some other packet of the server was processed. */
+static void on_version_negotiation(zttp_quic_conn *qc, const zttp_quic_hdr *h,
+                                   zttp_tstamp now) {
+  if (qc->role != ZTTP_CLIENT || qc->got_peer_scid || qc->retried ||
+      qc->state != QC_OPEN ||
+      /* RFC 8999 §6: it echoes our CIDs */
+      !zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) ||
+      !zttp_quic_cid_eq(&qc->init_dcid, h->scid, h->scid_len)) {
+    return;
+  }
+  for (size_t i = 0; i < h->num_versions; i++) {
+    if (zttp_quic_vn_version(h, i) == qc->version) {
+      return; /* a forged or stale VN: ignored */
+    }
+  }
+  qc->st.pkts_recv++;
+  qc->state = QC_CLOSED; /* nothing can reach the server: no close period */
+  qc->ev_closed = 1;
+  qc->close_remote = 1;
+  qc->close_error = ZTTP_ERR_QUIC_VERSION;
+  qc->close_code = 0;
+  qc->close_deadline = ZTTP_TSTAMP_NEVER;
+  qc->idle_deadline = ZTTP_TSTAMP_NEVER;
+  (void)now;
+}
+
 static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
                            const uint8_t *pkt, size_t len, zttp_tstamp now) {
+  if (h->type == ZTTP_QUIC_PKT_RETRY) {
+    return on_retry(qc, h, pkt, len, now);
+  }
+  if (h->type == ZTTP_QUIC_PKT_VERSION_NEGOTIATION) {
+    on_version_negotiation(qc, h, now);
+    return 0;
+  }
   int space = qc_space_of(h->type);
   if (space < 0 || h->type == ZTTP_QUIC_PKT_ZERO_RTT) {
-    return 0; /* Retry, VN and 0-RTT are not handled yet: dropped */
+    return 0; /* 0-RTT is not accepted: dropped (RFC 9000 §12.1) */
   }
   int is_long = h->type != ZTTP_QUIC_PKT_SHORT;
   if (is_long && h->version != qc->version) {
@@ -400,7 +484,7 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
     qc->rx_dcid_seq = lc->seq;
   } else if (!zttp_quic_cid_eq(&qc->scid, h->dcid, h->dcid_len) &&
              !(qc->role == ZTTP_SERVER &&
-               zttp_quic_cid_eq(&qc->odcid, h->dcid, h->dcid_len))) {
+               zttp_quic_cid_eq(&qc->init_dcid, h->dcid, h->dcid_len))) {
     return 0;
   }
   /* RFC 9000 §7.2: after the first server Initial, the SCID is fixed. */

@@ -117,7 +117,7 @@ static int put_limit(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   if (!put_frame(dgram, pb, &f)) {
     return 0;
   }
-  pk_add(qc, pb, kind, id, 0, 0, 0);
+  pk_add(qc, pb, kind, id, value, 0, 0);
   return 1;
 }
 
@@ -182,8 +182,31 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
       qc->send_max_streams[k] = 0;
     }
   }
+  /* RFC 9000 §4.1, §19.12-§19.14: the limits that block us, once each. */
+  if (qc->send_blocked && put_limit(qc, dgram, pb, ZTTP_QUIC_FT_DATA_BLOCKED, 0,
+                                    qc->blocked_at, QF_DATA_BLOCKED)) {
+    qc->send_blocked = 0;
+    qc->st.blocked_sent++;
+  }
+  for (size_t k = 0; k < 2; k++) {
+    if (qc->send_streams_blocked[k] &&
+        put_limit(qc, dgram, pb,
+                  k == 0 ? ZTTP_QUIC_FT_STREAMS_BLOCKED_BIDI
+                         : ZTTP_QUIC_FT_STREAMS_BLOCKED_UNI,
+                  0, qc->streams_blocked_at[k],
+                  k == 0 ? QF_STREAMS_BLOCKED_BIDI : QF_STREAMS_BLOCKED_UNI)) {
+      qc->send_streams_blocked[k] = 0;
+      qc->st.blocked_sent++;
+    }
+  }
   for (size_t i = 0; i < qc->num_streams; i++) {
     qc_stream *st = qc->streams[i];
+    if (st->send_blocked &&
+        put_limit(qc, dgram, pb, ZTTP_QUIC_FT_STREAM_DATA_BLOCKED, st->id,
+                  st->blocked_at, QF_STREAM_DATA_BLOCKED)) {
+      st->send_blocked = 0;
+      qc->st.blocked_sent++;
+    }
     if (st->send_msd && put_limit(qc, dgram, pb, ZTTP_QUIC_FT_MAX_STREAM_DATA,
                                   st->id, st->max_recv, QF_MAX_STREAM_DATA)) {
       st->send_msd = 0;
@@ -232,6 +255,23 @@ static void put_crypto(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
   }
 }
 
+/* RFC 9000 §4.1: new data waits on the peer's stream or connection limit:
+ * report that limit once (STREAM_DATA_BLOCKED, DATA_BLOCKED). */
+static void note_blocked(zttp_quic_conn *qc, qc_stream *st) {
+  if (st->sb.written <= st->sb.sent) {
+    return;
+  }
+  if (st->sb.sent >= st->max_send && st->blocked_at != st->max_send) {
+    st->blocked_at = st->max_send;
+    st->send_blocked = 1;
+  }
+  if (qc->data_sent >= qc->peer_max_data &&
+      qc->blocked_at != qc->peer_max_data) {
+    qc->blocked_at = qc->peer_max_data;
+    qc->send_blocked = 1;
+  }
+}
+
 /* Returns 1 if the stream has something it may send now. */
 static int stream_put(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
                       qc_stream *st) {
@@ -246,6 +286,7 @@ static int stream_put(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
     zttp_quic_chunk c;
     size_t room = pb->payload_cap - pb->payload_len;
     if (!zttp_quic_sendbuf_next(&st->sb, &c, room, limit)) {
+      note_blocked(qc, st);
       break;
     }
     size_t taken = 0;
@@ -313,6 +354,15 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
   if (rv != 0) {
     return 0;
   }
+  if (space == ZTTP_QUIC_SPACE_APP && qc->next_pn[space] >= qc->next_skip) {
+    /* RFC 9000 §21.4: a packet number never sent; an ACK of it is a
+     * PROTOCOL_VIOLATION (quic/recovery.h). */
+    if (zttp_quic_recovery_skip_pn(&qc->rec, space, qc->next_pn[space]) == 0) {
+      qc->next_pn[space]++;
+    }
+    qc->next_skip =
+        qc->next_pn[space] + QC_SKIP_MIN + qc_rand(qc) % QC_SKIP_SPREAD;
+  }
   memset(pb, 0, sizeof(*pb));
   pb->space = space;
   pb->start = off;
@@ -334,6 +384,10 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
     h.dcid_len = qc->dcid.len;
     h.scid = qc->scid.data;
     h.scid_len = qc->scid.len;
+    if (space == ZTTP_QUIC_SPACE_INITIAL && qc->role == ZTTP_CLIENT) {
+      h.token = qc->token; /* RFC 9000 §17.2.5.3 */
+      h.token_len = qc->token_len;
+    }
     pb->is_long = 1;
     pb->hdr_len = zttp_quic_hdr_write_long(p, cap, &h, pb->pn, pb->pn_len,
                                            &pb->length_off, &pb->pn_off);
@@ -554,6 +608,17 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
     size_t off = 0;
     int has_initial = 0;
     uint64_t cwnd_left = zttp_quic_cc_window_left(&qc->rec.cc);
+    qc->pace_at = ZTTP_TSTAMP_NEVER;
+    if (qc->s.pacing && cwnd_left > 0) {
+      /* RFC 9002 §7.7: no new ack-eliciting packet before the pacer
+       * allows a full one; ACKs and probes still go. */
+      zttp_tstamp t =
+          zttp_quic_cc_pacing_time(&qc->rec.cc, &qc->rec.rtt, limit, now);
+      if (t > now) {
+        qc->pace_at = t;
+        cwnd_left = 0;
+      }
+    }
     for (uint32_t space = 0; space < ZTTP_QUIC_NUM_SPACES; space++) {
       if (qc->tx[space] == NULL) {
         continue;
@@ -623,12 +688,17 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
       }
     }
     total = 0;
+    int eliciting = 0;
     for (size_t i = 0; i < num; i++) {
+      eliciting |= pbs[i].ack_eliciting;
       total += (int64_t)finish_packet(qc, buf, &pbs[i], now);
       if (pbs[i].space == ZTTP_QUIC_SPACE_HANDSHAKE &&
           qc->role == ZTTP_CLIENT) {
         qc->sent_handshake = 1;
       }
+    }
+    if (eliciting) {
+      zttp_quic_cc_on_paced(&qc->rec.cc, (uint64_t)total);
     }
     if (qc->sent_handshake) {
       /* RFC 9001 §4.9.1: a client drops its Initial keys once it sends a

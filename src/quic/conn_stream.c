@@ -47,6 +47,9 @@ static int32_t stream_new(zttp_quic_conn *qc, qc_stream **out, uint64_t id) {
                          qc->s.max_stream_fragments);
   zttp_quic_recvbuf_init(&st->rb, qc->s.max_stream_fragments);
   st->max_recv = st->has_recv ? qc->s.max_stream_data : 0;
+  st->win = qc->s.max_stream_data;
+  st->win_time = qc->last_now;
+  st->blocked_at = QC_NOT_BLOCKED;
   const zttp_quic_tparams *tp = &qc->peer_tp;
   /* RFC 9000 §18.2: the peer's limits as seen from its side. */
   st->max_send = !st->has_send ? 0
@@ -152,6 +155,11 @@ int64_t zttp_quic_conn_open_stream(zttp_quic_conn *qc, int bidi) {
   }
   size_t k = bidi ? 0 : 1;
   if (qc->local_opened[k] >= qc->peer_max_streams[k]) {
+    /* RFC 9000 §4.6, §19.14: tell the peer, once per limit. */
+    if (qc->streams_blocked_at[k] != qc->peer_max_streams[k]) {
+      qc->streams_blocked_at[k] = qc->peer_max_streams[k];
+      qc->send_streams_blocked[k] = 1;
+    }
     return ZTTP_ERR_STREAM_LIMIT;
   }
   uint64_t id = qc->local_opened[k] << 2 | (uint64_t)(qc->role == ZTTP_SERVER) |
@@ -204,6 +212,19 @@ int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
   return (int64_t)n;
 }
 
+/* Receive-window autotuning: a window whose half was used within two
+ * smoothed RTTs of the last update limits the peer more than the path
+ * does; it doubles, up to |ceiling| (zttp_quic_settings). */
+static uint64_t autotune(const zttp_quic_conn *qc, uint64_t win,
+                         uint64_t ceiling, zttp_tstamp since, zttp_tstamp now) {
+  uint64_t srtt = qc->rec.rtt.smoothed;
+  if (ceiling <= win || !qc->hs_complete || now < since ||
+      now - since >= 2 * srtt) {
+    return win;
+  }
+  return win <= ceiling / 2 ? 2 * win : ceiling;
+}
+
 /* RFC 9000 §4.2: credit moves with what the application reads; a new
  * limit is sent once half a window was used. */
 int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
@@ -219,17 +240,32 @@ int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
   }
   zttp_quic_recvbuf_consume(&st->rb, n);
   qc->data_read += n;
-  uint64_t win = qc->s.max_stream_data;
+  zttp_tstamp now = qc->last_now;
   if (st->rb.final_size == ZTTP_QUIC_NO_FINAL_SIZE &&
-      st->max_recv - st->rb.base < win / 2 &&
-      st->rb.base + win <= ZTTP_VARINT_MAX) {
-    st->max_recv = st->rb.base + win;
-    st->send_msd = 1;
+      st->max_recv - st->rb.base < st->win / 2) {
+    st->win =
+        autotune(qc, st->win, qc->s.max_stream_data_window, st->win_time, now);
+    st->win_time = now;
+    if (st->rb.base + st->win <= ZTTP_VARINT_MAX) {
+      st->max_recv = st->rb.base + st->win;
+      st->send_msd = 1;
+    }
+    /* The connection window stays above 1.5 stream windows. */
+    uint64_t floor = st->win + st->win / 2;
+    uint64_t cmax = qc->s.max_data_window > qc->s.max_data
+                        ? qc->s.max_data_window
+                        : qc->s.max_data;
+    if (qc->win < floor) {
+      qc->win = floor < cmax ? floor : cmax;
+    }
   }
-  if (qc->max_data - qc->data_read < qc->s.max_data / 2 &&
-      qc->data_read + qc->s.max_data <= ZTTP_VARINT_MAX) {
-    qc->max_data = qc->data_read + qc->s.max_data;
-    qc->send_max_data = 1;
+  if (qc->max_data - qc->data_read < qc->win / 2) {
+    qc->win = autotune(qc, qc->win, qc->s.max_data_window, qc->win_time, now);
+    qc->win_time = now;
+    if (qc->data_read + qc->win <= ZTTP_VARINT_MAX) {
+      qc->max_data = qc->data_read + qc->win;
+      qc->send_max_data = 1;
+    }
   }
   if (zttp_quic_recvbuf_peek(&st->rb, &p) == 0) {
     st->readable_armed = 1;
