@@ -28,7 +28,7 @@ static void server_write(sim *sm, xfer1 *x) {
   }
 }
 
-static void client_read(sim *sm, xfer1 *x) {
+void xfer1_read(sim *sm, xfer1 *x) {
   zttp_quic_conn *qc = sm->conn[SIM_CLIENT];
   for (;;) {
     const uint8_t *p;
@@ -62,6 +62,9 @@ static void on_event(sim *sm, int side, const zttp_quic_event *ev, void *arg) {
       x->closed[side] = 1;
       x->close_error[side] = ev->error;
       x->close_code[side] = ev->error_code;
+    } else if (side == SIM_CLIENT && ev->kind == ZTTP_QUIC_EV_STREAM_READABLE &&
+               x->client_reads && (int64_t)ev->stream_id == x->stream_id) {
+      xfer1_read(sm, x);
     } else if (side == SIM_SERVER && ev->kind == ZTTP_QUIC_EV_STREAM_READABLE) {
       const uint8_t *p;
       int fin;
@@ -88,7 +91,7 @@ static void on_event(sim *sm, int side, const zttp_quic_event *ev, void *arg) {
     server_write(sm, x);
   }
   if (side == SIM_CLIENT && x->client_reads && x->stream_id >= 0) {
-    client_read(sm, x);
+    xfer1_read(sm, x);
   }
 }
 

@@ -35,6 +35,10 @@ void xfer1_init(xfer1 *x, sim *sm, uint64_t size);
  * FIN. */
 int xfer1_done(sim *sm, void *arg);
 
+/* xfer1_read reads what the client's stream has (the event handler does it
+ * on STREAM_READABLE while x->client_reads). */
+void xfer1_read(sim *sm, xfer1 *x);
+
 /* The pattern byte at offset |off|. */
 uint8_t xfer1_byte(uint64_t off);
 
