@@ -29,6 +29,9 @@ void zttp_quic_settings_default(zttp_quic_settings *s) {
   s->max_stream_data_window = 6u << 20;
   s->max_data_window = 15u << 20;
   s->pacing = 1;
+  s->reset_burst = 1000;
+  s->reset_rate = 33;
+  s->max_path_responses = 4;
 }
 
 static int settings_valid(const zttp_quic_settings *s) {
@@ -48,7 +51,12 @@ static int settings_valid(const zttp_quic_settings *s) {
          s->stream_send_buffer >= 1 && s->active_cid_limit >= 2 &&
          s->active_cid_limit <= ZTTP_QUIC_MAX_ACTIVE_CIDS &&
          s->max_retire_queue >= 1 &&
-         s->max_retire_queue <= ZTTP_QUIC_MAX_RETIRE_QUEUE;
+         s->max_retire_queue <= ZTTP_QUIC_MAX_RETIRE_QUEUE &&
+         s->max_stream_data_window <= ZTTP_VARINT_MAX &&
+         s->max_data_window <= ZTTP_VARINT_MAX && s->reset_burst >= 1 &&
+         s->reset_burst <= 1000000 && s->reset_rate >= 1 &&
+         s->reset_rate <= 1000000 && s->max_path_responses >= 1 &&
+         s->max_path_responses <= ZTTP_QUIC_MAX_PATH_RESPONSES;
 }
 
 /* Our transport parameters (RFC 9000 §7.4, §18.2). */
@@ -228,6 +236,8 @@ static int32_t conn_create(zttp_quic_conn **out, const zttp_mem *mem,
   qc->streams_blocked_at[0] = qc->streams_blocked_at[1] = QC_NOT_BLOCKED;
   qc->pace_at = ZTTP_TSTAMP_NEVER;
   qc->win = s->max_data;
+  qc->reset_tokens = s->reset_burst * ZTTP_QUIC_NS_PER_SEC;
+  qc->reset_refill_at = now;
 
   qc->rxcap = (size_t)s->max_udp_payload_size;
   qc->rxbuf = zttp_mem_malloc(mem, qc->rxcap);
@@ -802,6 +812,10 @@ zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
   if (qc->pace_at < t) {
     t = qc->pace_at; /* RFC 9002 §7.7 */
   }
+  zttp_tstamp c = qc_churn_timeout(qc);
+  if (c < t) {
+    t = c;
+  }
   return t;
 }
 
@@ -869,6 +883,7 @@ int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
   if (now >= qc->pace_at) {
     qc->pace_at = ZTTP_TSTAMP_NEVER; /* the next write may send */
   }
+  qc_churn_refill(qc, now);
   if (now >= qc->idle_deadline) {
     /* RFC 9000 §10.1: silently closed. */
     qc->state = QC_CLOSED;
@@ -932,16 +947,19 @@ int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev) {
       ev->kind = ZTTP_QUIC_EV_STREAM_OPENED;
       return 1;
     }
+    /* A stream whose last event this is goes now (its credit with it). */
     if (st->ev_reset) {
       st->ev_reset = 0;
       ev->kind = ZTTP_QUIC_EV_STREAM_RESET;
       ev->error_code = st->peer_reset_code;
+      qc_stream_maybe_release(qc, st);
       return 1;
     }
     if (st->ev_stop) {
       st->ev_stop = 0;
       ev->kind = ZTTP_QUIC_EV_STREAM_STOP_SENDING;
       ev->error_code = st->stop_code;
+      qc_stream_maybe_release(qc, st);
       return 1;
     }
     if (st->ev_readable) {

@@ -95,11 +95,25 @@ typedef struct zttp_quic_settings {
    * zttp_quic_conn_next_timeout(). 0: send as fast as the window allows.
    * Default 1. */
   uint32_t pacing;
+  /* Stream churn (the QUIC form of HTTP/2's rapid reset): a peer stream
+   * that ends by the peer's RESET_STREAM or STOP_SENDING takes a token
+   * from a bucket of |reset_burst| tokens refilled at |reset_rate| per
+   * second; without one, the MAX_STREAMS credit it would return waits
+   * until the bucket refills. The peer is slowed, never closed. Defaults
+   * 1000 and 33 (as ZTTP_LIMIT_RESET_BURST/RATE for HTTP/2); 1 to 10^6. */
+  uint64_t reset_burst;
+  uint64_t reset_rate;
+  /* PATH_RESPONSE frames queued for PATH_CHALLENGEs (RFC 9000 §8.2.2); a
+   * challenge beyond them replaces the oldest. 1 to
+   * ZTTP_QUIC_MAX_PATH_RESPONSES. Default 4. */
+  size_t max_path_responses;
 } zttp_quic_settings;
 
 /* Our cap on connection IDs held per side: the ones we issue (fewer when
  * the peer's active_connection_id_limit is lower) and the peer's. */
 #define ZTTP_QUIC_MAX_ACTIVE_CIDS 8
+/* The largest max_path_responses. */
+#define ZTTP_QUIC_MAX_PATH_RESPONSES 16
 /* The largest max_retire_queue. */
 #define ZTTP_QUIC_MAX_RETIRE_QUEUE 64
 
@@ -159,6 +173,11 @@ typedef struct zttp_quic_conn_stats {
    * waited on the peer's limits) and received (the peer waited on ours). */
   uint64_t blocked_sent;
   uint64_t blocked_recv;
+  /* PATH_CHALLENGEs answered and dropped (past max_path_responses). */
+  uint64_t path_responses_sent;
+  uint64_t path_challenges_dropped;
+  /* Peer streams whose MAX_STREAMS credit waited for the reset bucket. */
+  uint64_t credits_deferred;
 } zttp_quic_conn_stats;
 
 /* zttp_quic_conn_new creates a connection into |*out|, allocated with

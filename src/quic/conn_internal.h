@@ -106,6 +106,7 @@ typedef struct qc_stream {
   uint8_t ev_writable;
   uint8_t ev_reset;
   uint8_t ev_stop;
+  uint8_t churned;        /* ended by the peer's RESET_STREAM or STOP_SENDING */
   uint8_t readable_armed; /* report READABLE when data arrives */
   uint8_t stop_requested; /* we sent (or will send) STOP_SENDING */
   uint8_t stop_pending;   /* STOP_SENDING to (re)send */
@@ -170,8 +171,10 @@ struct zttp_quic_conn {
   uint8_t ping_pending[ZTTP_QUIC_NUM_SPACES];
   uint8_t send_max_data;
   uint8_t send_max_streams[2]; /* [0] bidi, [1] uni */
-  uint8_t path_response_pending;
-  uint8_t path_response[8];
+  /* RFC 9000 §8.2.2: PATH_RESPONSE data to send, a ring. */
+  uint8_t path_response[ZTTP_QUIC_MAX_PATH_RESPONSES][8];
+  size_t path_resp_head;
+  size_t num_path_resp;
   /* Anti-amplification (RFC 9000 §8.1), server before validation. */
   uint64_t amp_recv;
   uint64_t amp_sent;
@@ -189,6 +192,11 @@ struct zttp_quic_conn {
   uint8_t send_blocked;
   uint64_t streams_blocked_at[2];
   uint8_t send_streams_blocked[2];
+  /* Stream churn (zttp_quic_settings.reset_burst): tokens in units of
+   * 1/10^9, the last refill, and MAX_STREAMS credit held back. */
+  uint64_t reset_tokens;
+  zttp_tstamp reset_refill_at;
+  uint64_t deferred_credit[2];
   /* Pacing (RFC 9002 §7.7): when the next paced packet may leave. */
   zttp_tstamp pace_at;
   /* Packet-number skipping (RFC 9000 §21.4; quic/recovery.h remembers the
@@ -322,6 +330,11 @@ size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
                       uint32_t space, const uint8_t *payload, size_t len);
 
 /* conn_stream.c */
+/* qc_churn_refill refills the reset bucket to |now| and returns held-back
+ * MAX_STREAMS credit it now covers. */
+void qc_churn_refill(zttp_quic_conn *qc, zttp_tstamp now);
+/* When held-back credit can next be returned, or ZTTP_TSTAMP_NEVER. */
+zttp_tstamp qc_churn_timeout(const zttp_quic_conn *qc);
 qc_stream *qc_stream_find(const zttp_quic_conn *qc, uint64_t id);
 /* qc_stream_get_peer finds or opens (with the lower ones of its type,
  * RFC 9000 §3.2) the stream |id| a frame names. *out is NULL for a stream

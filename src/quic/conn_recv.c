@@ -199,6 +199,7 @@ static int32_t on_reset_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
   st->rb.highest = fsz;
   qc->data_read += fsz - st->rb.base;
   st->recv_reset = 1;
+  st->churned = 1;
   st->peer_reset_code = f->u.reset_stream.error_code;
   st->ev_reset = 1;
   st->ev_readable = 0;
@@ -223,6 +224,7 @@ static int32_t on_stop_sending(zttp_quic_conn *qc, const zttp_quic_frame *f,
   }
   st->stop_code = f->u.stop_sending.error_code;
   st->ev_stop = 1;
+  st->churned = 1;
   /* RFC 9000 §3.5: answer with RESET_STREAM (same code). */
   if (!st->send_reset && !zttp_quic_sendbuf_done(&st->sb)) {
     (void)zttp_quic_conn_stream_reset(qc, id, f->u.stop_sending.error_code);
@@ -347,9 +349,17 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
         rv = qc_on_retire_cid(qc, &f, now);
         break;
       case ZTTP_QUIC_FT_PATH_CHALLENGE:
-        /* RFC 9000 §8.2.2 */
-        memcpy(qc->path_response, f.u.path.data, 8);
-        qc->path_response_pending = 1;
+        /* RFC 9000 §8.2.2: answered, at most max_path_responses queued
+         * (the oldest goes). */
+        if (qc->num_path_resp == qc->s.max_path_responses) {
+          qc->path_resp_head =
+              (qc->path_resp_head + 1) % qc->s.max_path_responses;
+          qc->num_path_resp--;
+          qc->st.path_challenges_dropped++;
+        }
+        memcpy(qc->path_response[(qc->path_resp_head + qc->num_path_resp++) %
+                                 qc->s.max_path_responses],
+               f.u.path.data, 8);
         break;
       case ZTTP_QUIC_FT_PATH_RESPONSE:
         break;

@@ -132,12 +132,16 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
       qc->send_hs_done = 0;
     }
   }
-  if (qc->path_response_pending) {
+  while (qc->num_path_resp > 0) {
     f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
-    memcpy(f.u.path.data, qc->path_response, 8);
-    if (put_frame(dgram, pb, &f)) {
-      qc->path_response_pending = 0;
+    memcpy(f.u.path.data, qc->path_response[qc->path_resp_head], 8);
+    if (!put_frame(dgram, pb, &f)) {
+      break;
     }
+    /* Not retransmitted (RFC 9000 §13.3): a new challenge comes if lost. */
+    qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
+    qc->num_path_resp--;
+    qc->st.path_responses_sent++;
   }
   /* RFC 9000 §19.15, §19.16 */
   for (size_t i = 0; i < qc->num_lcid; i++) {

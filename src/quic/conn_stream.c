@@ -130,12 +130,59 @@ void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st) {
     qc->rr = 0;
   }
   if (!qc_stream_is_local(qc, st->id)) {
-    /* RFC 9000 §4.6: credit for one more peer stream. */
+    /* RFC 9000 §4.6: credit for one more peer stream; a churned one waits
+     * for a token (zttp_quic_settings.reset_burst). */
     size_t k = qc_stream_is_uni(st->id);
-    qc->max_streams[k]++;
-    qc->send_max_streams[k] = 1;
+    qc_churn_refill(qc, qc->last_now);
+    if (st->churned && (qc->deferred_credit[0] + qc->deferred_credit[1] > 0 ||
+                        qc->reset_tokens < ZTTP_QUIC_NS_PER_SEC)) {
+      qc->deferred_credit[k]++;
+      qc->st.credits_deferred++;
+    } else {
+      if (st->churned) {
+        qc->reset_tokens -= ZTTP_QUIC_NS_PER_SEC;
+      }
+      qc->max_streams[k]++;
+      qc->send_max_streams[k] = 1;
+    }
   }
   stream_destroy(qc, st);
+}
+
+void qc_churn_refill(zttp_quic_conn *qc, zttp_tstamp now) {
+  uint64_t cap = qc->s.reset_burst * ZTTP_QUIC_NS_PER_SEC;
+  if (now > qc->reset_refill_at) {
+    uint64_t dt = now - qc->reset_refill_at;
+    uint64_t room = cap - qc->reset_tokens;
+    /* dt * rate, saturating at the bucket's size (no overflow: dt is
+     * bounded first) */
+    if (dt > room / qc->s.reset_rate + 1) {
+      qc->reset_tokens = cap;
+    } else {
+      qc->reset_tokens += dt * qc->s.reset_rate;
+      if (qc->reset_tokens > cap) {
+        qc->reset_tokens = cap;
+      }
+    }
+    qc->reset_refill_at = now;
+  }
+  for (size_t k = 0; k < 2; k++) {
+    while (qc->deferred_credit[k] > 0 &&
+           qc->reset_tokens >= ZTTP_QUIC_NS_PER_SEC) {
+      qc->reset_tokens -= ZTTP_QUIC_NS_PER_SEC;
+      qc->deferred_credit[k]--;
+      qc->max_streams[k]++;
+      qc->send_max_streams[k] = 1;
+    }
+  }
+}
+
+zttp_tstamp qc_churn_timeout(const zttp_quic_conn *qc) {
+  if (qc->deferred_credit[0] + qc->deferred_credit[1] == 0) {
+    return ZTTP_TSTAMP_NEVER;
+  }
+  uint64_t need = ZTTP_QUIC_NS_PER_SEC - qc->reset_tokens; /* tokens < 1 */
+  return qc->reset_refill_at + (need + qc->s.reset_rate - 1) / qc->s.reset_rate;
 }
 
 void qc_streams_free(zttp_quic_conn *qc) {

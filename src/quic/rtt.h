@@ -7,6 +7,7 @@
 #include "zttp/zttp.h"
 
 #define ZTTP_QUIC_NS_PER_MS 1000000ull
+#define ZTTP_QUIC_NS_PER_SEC 1000000000ull
 /* RFC 9002 §6.2.2: 333 ms before any sample. */
 #define ZTTP_QUIC_INITIAL_RTT (333 * ZTTP_QUIC_NS_PER_MS)
 /* RFC 9002 §6.1.2 kGranularity. */
