@@ -32,6 +32,7 @@ void zttp_quic_settings_default(zttp_quic_settings *s) {
   s->reset_burst = 1000;
   s->reset_rate = 33;
   s->max_path_responses = 4;
+  s->datagram_queue = 16;
 }
 
 static int settings_valid(const zttp_quic_settings *s) {
@@ -56,7 +57,10 @@ static int settings_valid(const zttp_quic_settings *s) {
          s->max_data_window <= ZTTP_VARINT_MAX && s->reset_burst >= 1 &&
          s->reset_burst <= 1000000 && s->reset_rate >= 1 &&
          s->reset_rate <= 1000000 && s->max_path_responses >= 1 &&
-         s->max_path_responses <= ZTTP_QUIC_MAX_PATH_RESPONSES;
+         s->max_path_responses <= ZTTP_QUIC_MAX_PATH_RESPONSES &&
+         s->max_datagram_frame_size <= ZTTP_VARINT_MAX &&
+         s->datagram_queue >= 1 &&
+         s->datagram_queue <= ZTTP_QUIC_MAX_DATAGRAM_QUEUE;
 }
 
 /* Our transport parameters (RFC 9000 §7.4, §18.2). */
@@ -87,6 +91,10 @@ static int64_t encode_tparams(const zttp_quic_conn *qc, uint8_t *p,
   SETP(ZTTP_QUIC_TP_MAX_ACK_DELAY, max_ack_delay, s->max_ack_delay_ms);
   SETP(ZTTP_QUIC_TP_ACTIVE_CONNECTION_ID_LIMIT, active_connection_id_limit,
        s->active_cid_limit);
+  if (s->max_datagram_frame_size > 0) { /* RFC 9221 §3 */
+    SETP(ZTTP_QUIC_TP_MAX_DATAGRAM_FRAME_SIZE, max_datagram_frame_size,
+         s->max_datagram_frame_size);
+  }
 #undef SETP
   tp.initial_scid = qc->scid;
   zttp_quic_tparams_set_present(&tp, ZTTP_QUIC_TP_INITIAL_SCID);
@@ -335,6 +343,7 @@ void zttp_quic_conn_free(zttp_quic_conn *qc) {
   pk_free_all(qc);
   zttp_tls_free(qc->tls);
   zttp_mem_free(qc->mem, qc->token);
+  qc_dgram_free(qc);
   zttp_mem_free(qc->mem, qc->rxbuf);
   zttp_mem_free(qc->mem, qc);
 }
@@ -974,6 +983,9 @@ int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev) {
     }
   }
   ev->stream_id = 0;
+  if (qc_dgram_next(qc, ev)) {
+    return 1;
+  }
   if (qc->ev_closed) {
     qc->ev_closed = 0;
     ev->kind = ZTTP_QUIC_EV_CLOSED;

@@ -12,7 +12,8 @@
  * Scope of this first milestone: QUIC v1, one path; connection IDs are
  * issued and retired (RFC 9000 §5.1) but not used for migration; either
  * side detects the peer's Stateless Reset (RFC 9000 §10.3.1), no Retry, no
- * 0-RTT, no DATAGRAM frames. Key update (RFC 9001 §6) is supported.
+ * 0-RTT. Key update (RFC 9001 §6) and DATAGRAM frames (RFC 9221) are
+ * supported.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QUIC_CONN_H
 #define ZTTP_QUIC_CONN_H
@@ -107,11 +108,22 @@ typedef struct zttp_quic_settings {
    * challenge beyond them replaces the oldest. 1 to
    * ZTTP_QUIC_MAX_PATH_RESPONSES. Default 4. */
   size_t max_path_responses;
+  /* max_datagram_frame_size we advertise (RFC 9221 §3): 0 (the default)
+   * refuses DATAGRAM frames; otherwise the largest DATAGRAM frame we take
+   * (larger is PROTOCOL_VIOLATION). */
+  uint64_t max_datagram_frame_size;
+  /* DATAGRAM payloads queued to send, and received but not yet read; a
+   * datagram arriving to a full queue replaces the oldest (RFC 9221 §5:
+   * datagrams may be dropped). 1 to ZTTP_QUIC_MAX_DATAGRAM_QUEUE. Default
+   * 16. */
+  size_t datagram_queue;
 } zttp_quic_settings;
 
 /* Our cap on connection IDs held per side: the ones we issue (fewer when
  * the peer's active_connection_id_limit is lower) and the peer's. */
 #define ZTTP_QUIC_MAX_ACTIVE_CIDS 8
+/* The largest datagram_queue. */
+#define ZTTP_QUIC_MAX_DATAGRAM_QUEUE 1024
 /* The largest max_path_responses. */
 #define ZTTP_QUIC_MAX_PATH_RESPONSES 16
 /* The largest max_retire_queue. */
@@ -144,7 +156,10 @@ enum zttp_quic_event_kind {
    * either side) or the ZTTP_ERR_* of a failure, |error_code| the wire
    * code, |app| 1 for an application close, |remote| 1 when the peer
    * closed. Last event. */
-  ZTTP_QUIC_EV_CLOSED = 7
+  ZTTP_QUIC_EV_CLOSED = 7,
+  /* A DATAGRAM frame's payload arrived (RFC 9221): |data|, |data_len|,
+   * valid until the next call on the connection. */
+  ZTTP_QUIC_EV_DATAGRAM = 8
 };
 
 typedef struct zttp_quic_event {
@@ -157,6 +172,9 @@ typedef struct zttp_quic_event {
   /* CLOSED: 1 when a Stateless Reset from the peer ended the connection
    * (RFC 9000 §10.3.1; |error| is ZTTP_ERR_CLOSED, |remote| 1). */
   uint8_t stateless_reset;
+  /* DATAGRAM: the payload (borrowed). */
+  const uint8_t *data;
+  size_t data_len;
 } zttp_quic_event;
 
 /* Counters for tests and statistics. */
@@ -178,6 +196,11 @@ typedef struct zttp_quic_conn_stats {
   uint64_t path_challenges_dropped;
   /* Peer streams whose MAX_STREAMS credit waited for the reset bucket. */
   uint64_t credits_deferred;
+  /* DATAGRAM frames (RFC 9221) sent, received, and dropped: received to a
+   * full queue, or queued but no longer fitting a packet. */
+  uint64_t datagrams_sent;
+  uint64_t datagrams_recv;
+  uint64_t datagrams_dropped;
 } zttp_quic_conn_stats;
 
 /* zttp_quic_conn_new creates a connection into |*out|, allocated with
@@ -354,6 +377,20 @@ int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
 int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
                                       size_t n);
 
+/* RFC 9218 §4.1 urgency: 0 (most urgent) to 7; new streams get 3. */
+#define ZTTP_QUIC_DEFAULT_URGENCY 3
+#define ZTTP_QUIC_MAX_URGENCY 7
+
+/* zttp_quic_conn_stream_set_priority sets how |id|'s data is scheduled
+ * against other streams (RFC 9218 §4): lower |urgency| (0-7) first; within
+ * one urgency, non-incremental streams one at a time in stream-id order,
+ * then |incremental| ones (1) round robin. New streams: urgency 3,
+ * non-incremental. Returns 0, ZTTP_ERR_INVALID_ARGUMENT or
+ * ZTTP_ERR_STREAM_NOT_FOUND. @since 0.1 */
+int32_t zttp_quic_conn_stream_set_priority(zttp_quic_conn *qc, uint64_t id,
+                                           uint32_t urgency,
+                                           uint32_t incremental);
+
 /* zttp_quic_conn_stream_reset abandons the send side of |id| with
  * RESET_STREAM |error_code| (RFC 9000 §3.1, §19.4). Returns 0,
  * ZTTP_ERR_STREAM_NOT_FOUND or ZTTP_ERR_INVALID_STATE. */
@@ -368,5 +405,23 @@ int32_t zttp_quic_conn_stream_reset(zttp_quic_conn *qc, uint64_t id,
  * closing). */
 int32_t zttp_quic_conn_stream_stop_sending(zttp_quic_conn *qc, uint64_t id,
                                            uint64_t error_code);
+
+/* ---- DATAGRAM frames (RFC 9221) ----------------------------------------- */
+
+/* zttp_quic_conn_max_datagram returns the largest payload
+ * zttp_quic_conn_send_datagram() takes now: what the peer's
+ * max_datagram_frame_size and a packet of the current maximum size allow;
+ * 0 when the peer does not take DATAGRAM frames or the handshake is not
+ * complete. @since 0.1 */
+size_t zttp_quic_conn_max_datagram(const zttp_quic_conn *qc);
+
+/* zttp_quic_conn_send_datagram queues |len| bytes (copied) to go in one
+ * DATAGRAM frame: unreliable, never retransmitted, congestion controlled.
+ * Returns 0, ZTTP_ERR_INVALID_STATE (handshake not complete, closing, the
+ * peer takes no DATAGRAM frames), ZTTP_ERR_INVALID_ARGUMENT (|len| over
+ * zttp_quic_conn_max_datagram()), ZTTP_ERR_BUFFER_FULL (datagram_queue
+ * datagrams wait) or ZTTP_ERR_NOMEM. @since 0.1 */
+int32_t zttp_quic_conn_send_datagram(zttp_quic_conn *qc, const uint8_t *data,
+                                     size_t len);
 
 #endif

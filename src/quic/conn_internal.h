@@ -17,6 +17,16 @@
 /* Frames remembered per sent packet (what to do when it is acknowledged or
  * lost, RFC 9000 §13.3); a packet takes no more frames that need it. */
 #define QC_MAX_FRAMES_PER_PKT 16
+/* A queue of DATAGRAM payloads in fixed slots, allocated on first use. */
+typedef struct qc_dgq {
+  uint8_t *slots; /* |num_slots| slots of |slot_size| bytes */
+  size_t *lens;
+  size_t slot_size;
+  size_t num_slots;
+  size_t head;
+  size_t num;
+} qc_dgq;
+
 /* Bytes of a CONNECTION_CLOSE reason we keep and send. */
 #define QC_MAX_REASON 64
 /* ACK ranges put in one ACK frame. */
@@ -107,6 +117,8 @@ typedef struct qc_stream {
   uint8_t ev_reset;
   uint8_t ev_stop;
   uint8_t churned;        /* ended by the peer's RESET_STREAM or STOP_SENDING */
+  uint8_t urgency;        /* RFC 9218 §4.1, 0..7 */
+  uint8_t incremental;    /* RFC 9218 §4.2 */
   uint8_t readable_armed; /* report READABLE when data arrives */
   uint8_t stop_requested; /* we sent (or will send) STOP_SENDING */
   uint8_t stop_pending;   /* STOP_SENDING to (re)send */
@@ -261,6 +273,11 @@ struct zttp_quic_conn {
   uint64_t close_frame_type;
   char close_reason[QC_MAX_REASON];
   size_t close_reason_len;
+  /* DATAGRAM frames (RFC 9221): to send, and received; |dg_held| says the
+   * head of |dg_rx| was handed out in an event and goes at the next one. */
+  qc_dgq dg_tx;
+  qc_dgq dg_rx;
+  uint8_t dg_held;
   /* Scratch for decrypting one packet. */
   uint8_t *rxbuf;
   size_t rxcap;
@@ -328,6 +345,19 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
  * Returns the packet length, or 0 (no keys, does not fit). */
 size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
                       uint32_t space, const uint8_t *payload, size_t len);
+
+/* conn_dgram.c (RFC 9221) */
+/* qc_dgram_recv queues a received DATAGRAM frame's payload. Returns 0, or
+ * a ZTTP_ERR_* (already reported with qc_fail). */
+int32_t qc_dgram_recv(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                      zttp_tstamp now);
+/* qc_dgram_next fills |ev| with the next received datagram. Returns 1, or 0
+ * when none waits. */
+int qc_dgram_next(zttp_quic_conn *qc, zttp_quic_event *ev);
+/* qc_dgram_put puts queued DATAGRAM frames into the packet at |p| with
+ * |room| bytes; returns the bytes written. */
+size_t qc_dgram_put(zttp_quic_conn *qc, uint8_t *p, size_t room);
+void qc_dgram_free(zttp_quic_conn *qc);
 
 /* conn_stream.c */
 /* qc_churn_refill refills the reset bucket to |now| and returns held-back

@@ -378,10 +378,12 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
         break;
       case ZTTP_QUIC_FT_DATAGRAM:
       case ZTTP_QUIC_FT_DATAGRAM_LEN:
+        rv = qc_dgram_recv(qc, &f, now);
+        break;
       default:
-        /* RFC 9221 §3: not advertised, so not allowed. */
+        /* Unknown types fail in the decoder (FRAME_ENCODING_ERROR). */
         rv = fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_PROTOCOL_VIOLATION,
-                        t, "DATAGRAM not negotiated", now);
+                        t, "unexpected frame", now);
         break;
       }
     }

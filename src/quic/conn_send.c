@@ -317,23 +317,75 @@ static int stream_put(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   return wrote;
 }
 
-static void put_streams(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
+/* 1 when |st| may have something to send (before flow control). */
+static int stream_pending(const qc_stream *st) {
+  const zttp_quic_sendbuf *sb = &st->sb;
+  return st->has_send && !st->send_reset &&
+         (sb->written > sb->sent || !zttp_ranges_empty(&sb->lost) ||
+          (sb->fin && (!sb->fin_sent || sb->fin_lost)));
+}
+
+static int packet_full(const zttp_quic_conn *qc, const pkt_build *pb) {
+  return !pk_room(qc, pb) ||
+         pb->payload_cap - pb->payload_len <= QC_STREAM_FRAME_OVERHEAD;
+}
+
+/* RFC 9218 §4 scheduling: urgency levels in order (0 first); within a
+ * level, non-incremental streams one after the other by stream id, then
+ * incremental ones round robin. Returns 1 when the packet is full. */
+static int put_level(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
+                     uint8_t urgency) {
   size_t n = qc->num_streams;
-  if (n == 0) {
-    return;
+  uint64_t floor = 0;
+  for (;;) {
+    qc_stream *best = NULL;
+    int any_incremental = 0;
+    for (size_t i = 0; i < n; i++) {
+      qc_stream *st = qc->streams[i];
+      if (st->urgency != urgency || !stream_pending(st)) {
+        continue;
+      }
+      if (st->incremental) {
+        any_incremental = 1;
+      } else if (st->id >= floor && (best == NULL || st->id < best->id)) {
+        best = st;
+      }
+    }
+    if (best == NULL) {
+      if (!any_incremental) {
+        return 0;
+      }
+      break;
+    }
+    (void)stream_put(qc, dgram, pb, best);
+    if (packet_full(qc, pb)) {
+      return 1;
+    }
+    floor = best->id + 1; /* done or blocked: the next one */
   }
   size_t start = qc->rr < n ? qc->rr : 0;
   for (size_t j = 0; j < n; j++) {
     size_t i = (start + j) % n;
     qc_stream *st = qc->streams[i];
-    if (!st->has_send || st->send_reset) {
+    if (st->urgency != urgency || !st->incremental || !stream_pending(st)) {
       continue;
     }
     if (stream_put(qc, dgram, pb, st)) {
       qc->rr = i + 1; /* round robin: the next stream goes first next time */
     }
-    if (!pk_room(qc, pb) ||
-        pb->payload_cap - pb->payload_len <= QC_STREAM_FRAME_OVERHEAD) {
+    if (packet_full(qc, pb)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void put_streams(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
+  if (qc->num_streams == 0) {
+    return;
+  }
+  for (uint8_t u = 0; u <= ZTTP_QUIC_MAX_URGENCY; u++) {
+    if (put_level(qc, dgram, pb, u)) {
       return;
     }
   }
@@ -490,6 +542,13 @@ static int fill_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
     }
     put_crypto(qc, dgram, pb);
     if (space == ZTTP_QUIC_SPACE_APP && qc->hs_complete) {
+      size_t n =
+          qc_dgram_put(qc, dgram + pb->start + pb->hdr_len + pb->payload_len,
+                       pb->payload_cap - pb->payload_len);
+      if (n > 0) {
+        pb->payload_len += n;
+        pb->ack_eliciting = 1; /* RFC 9221 §5, not retransmitted */
+      }
       put_streams(qc, dgram, pb);
     }
   }

@@ -50,6 +50,7 @@ static int32_t stream_new(zttp_quic_conn *qc, qc_stream **out, uint64_t id) {
   st->win = qc->s.max_stream_data;
   st->win_time = qc->last_now;
   st->blocked_at = QC_NOT_BLOCKED;
+  st->urgency = ZTTP_QUIC_DEFAULT_URGENCY;
   const zttp_quic_tparams *tp = &qc->peer_tp;
   /* RFC 9000 §18.2: the peer's limits as seen from its side. */
   st->max_send = !st->has_send ? 0
@@ -318,6 +319,21 @@ int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
     st->readable_armed = 1;
     qc_stream_maybe_release(qc, st);
   }
+  return 0;
+}
+
+int32_t zttp_quic_conn_stream_set_priority(zttp_quic_conn *qc, uint64_t id,
+                                           uint32_t urgency,
+                                           uint32_t incremental) {
+  if (urgency > ZTTP_QUIC_MAX_URGENCY || incremental > 1) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  st->urgency = (uint8_t)urgency;
+  st->incremental = (uint8_t)incremental;
   return 0;
 }
 
