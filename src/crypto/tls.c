@@ -149,6 +149,9 @@ int32_t zttp_tls_install_secret(zttp_tls *tls, uint32_t dir, uint32_t level,
   s->len = len;
   memcpy(s->secret, secret, len);
   tls->num_secrets++;
+  if (tls->cipher == 0) {
+    tls->cipher = cipher;
+  }
   return 0;
 }
 
@@ -541,7 +544,7 @@ int32_t zttp_tls_ctx_new(zttp_tls_ctx **out, const zttp_mem *mem,
   *out = NULL;
   if (mem == NULL || s == NULL ||
       (role != ZTTP_SERVER && role != ZTTP_CLIENT) ||
-      (s->backend != ZTTP_TLS_BORINGSSL && s->backend != ZTTP_TLS_NULL) ||
+      (s->backend != ZTTP_TLS_BORINGSSL && !ZTTP_TLS_IS_NULL(s->backend)) ||
       (s->ciphers & ~(uint32_t)ZTTP_TLS_CIPHERS_ALL) != 0) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
@@ -558,10 +561,9 @@ int32_t zttp_tls_ctx_new(zttp_tls_ctx **out, const zttp_mem *mem,
   ctx->backend = s->backend;
   ctx->role = role;
   ctx->verify = role == ZTTP_CLIENT && !s->insecure_no_verify;
-  /* The null handshake always "negotiates" AES-128-GCM. */
-  ctx->ciphers = s->ciphers != 0 && s->backend == ZTTP_TLS_BORINGSSL
-                     ? s->ciphers
-                     : ZTTP_TLS_CIPHERS_ALL;
+  /* BoringSSL checks it when secrets are installed; the null TLS also
+   * negotiates with it (tls_null.c). */
+  ctx->ciphers = s->ciphers != 0 ? s->ciphers : ZTTP_TLS_CIPHERS_ALL;
   ctx->alpn = zttp_mem_malloc(mem, s->alpn_len);
   if (ctx->alpn == NULL) {
     goto fail_ctx;
@@ -732,7 +734,7 @@ int32_t zttp_tls_new(zttp_tls **out, zttp_tls_ctx *ctx, const zttp_mem *mem,
     zttp_buf_init(&tls->out[i], ZTTP_TLS_MAX_OUTPUT);
   }
   int32_t rv =
-      tls->backend == ZTTP_TLS_NULL
+      ZTTP_TLS_IS_NULL(tls->backend)
           ? zttp_tls_null_init(tls, tp, tp_len)
           : ssl_init(tls, server_name, server_name_len, tp, tp_len, errmsg);
   if (rv != 0) {
@@ -769,6 +771,10 @@ uint32_t zttp_tls_crypto_backend(const zttp_tls *tls) {
                                        : ZTTP_CRYPTO_BORINGSSL;
 }
 
+uint32_t zttp_tls_cipher(const zttp_tls *tls) {
+  return tls->cipher;
+}
+
 /* Records BoringSSL's failure of |what|: the certificate verification
  * result when that is what failed, else the library's reason. */
 static int32_t ssl_failure(zttp_tls *tls, const char *what) {
@@ -801,7 +807,7 @@ int32_t zttp_tls_provide(zttp_tls *tls, uint32_t level, const uint8_t *data,
   if (len == 0) {
     return 0;
   }
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     int32_t rv = zttp_tls_null_provide(tls, level, data, len);
     return rv < 0 ? set_error(tls, rv) : rv;
   }
@@ -817,7 +823,7 @@ int32_t zttp_tls_provide(zttp_tls *tls, uint32_t level, const uint8_t *data,
 }
 
 size_t zttp_tls_max_input(const zttp_tls *tls, uint32_t level) {
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     return zttp_tls_null_max_input();
   }
   return SSL_quic_max_handshake_flight_len(tls->ssl, ssl_level(level));
@@ -862,7 +868,7 @@ int32_t zttp_tls_handshake(zttp_tls *tls) {
     int32_t rv = zttp_tls_process_post_handshake(tls);
     return rv < 0 ? rv : 1;
   }
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     int32_t rv = zttp_tls_null_handshake(tls);
     return rv < 0 ? set_error(tls, rv) : rv;
   }
@@ -879,7 +885,7 @@ int32_t zttp_tls_process_post_handshake(zttp_tls *tls) {
   if (!tls->complete) {
     return ZTTP_ERR_INVALID_STATE;
   }
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     int32_t rv = zttp_tls_null_post_handshake(tls);
     return rv < 0 ? set_error(tls, rv) : rv;
   }
@@ -941,7 +947,7 @@ const char *zttp_tls_error_message(const zttp_tls *tls) {
 
 size_t zttp_tls_peer_transport_params(const zttp_tls *tls,
                                       const uint8_t **out) {
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     *out = tls->null.peer_tp;
     return tls->null.peer_tp_len;
   }
@@ -952,7 +958,7 @@ size_t zttp_tls_peer_transport_params(const zttp_tls *tls,
 }
 
 size_t zttp_tls_alpn(const zttp_tls *tls, const uint8_t **out) {
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     *out = tls->null.alpn_len != 0 ? tls->null.alpn : NULL;
     return tls->null.alpn_len;
   }
@@ -996,7 +1002,7 @@ int32_t zttp_tls_set_session(zttp_tls *tls, const uint8_t *ticket, size_t len) {
   if (tls->role != ZTTP_CLIENT || tls->started) {
     return ZTTP_ERR_INVALID_STATE;
   }
-  if (tls->backend == ZTTP_TLS_NULL) {
+  if (ZTTP_TLS_IS_NULL(tls->backend)) {
     return 0;
   }
   SSL_SESSION *session = SSL_SESSION_from_bytes(ticket, len, tls->ctx->ssl_ctx);

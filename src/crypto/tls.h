@@ -28,6 +28,10 @@
  * installed: a suite outside it fails the handshake with a handshake_failure
  * alert (40) and a message naming the suite. The client cannot make the
  * server pick another suite; a server's choice follows the client's order.
+ * The null TLS does negotiate: the client offers its allowed set, the
+ * server picks the first of AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305
+ * that both allow, or fails with handshake_failure when there is none
+ * (tls_null.c).
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_CRYPTO_TLS_H
 #define ZTTP_CRYPTO_TLS_H
@@ -54,12 +58,21 @@ enum zttp_tls_level {
 /* Which implementation a zttp_tls_ctx uses. */
 enum zttp_tls_backend {
   ZTTP_TLS_BORINGSSL = 0,
-  /* No TLS: a fixed exchange of transport parameters and ALPN at INITIAL,
-   * a fixed "finished" message at HANDSHAKE, all-zero secrets with
-   * AES-128-GCM (to be used with the ZTTP_CRYPTO_NULL packet protection).
-   * For the fuzzers and the simulator's fast mode only: it authenticates
-   * nothing. */
+  /* No TLS: a fixed exchange of transport parameters, ALPN and (when a
+   * side restricts them) cipher suites at INITIAL, a fixed "finished"
+   * message at HANDSHAKE, and all-zero secrets of the negotiated suite
+   * (AES-128-GCM unless the allowed sets exclude it), used with the
+   * ZTTP_CRYPTO_NULL packet protection (identity AEAD, zero masks). For the
+   * fuzzers and the simulator's fast mode only: it authenticates nothing. */
   ZTTP_TLS_NULL = 1,
+  /* Null handshake, real packet protection: the null TLS's messages and
+   * negotiation, with fixed secrets that differ per level and direction,
+   * used with the ZTTP_CRYPTO_BORINGSSL packet protection (the AEAD and
+   * header protection of the negotiated suite, Initial keys included). It
+   * still authenticates nothing: for tests that need a given suite's real
+   * packet protection between two zttp endpoints, which the BoringSSL of
+   * Debian 12 cannot negotiate on demand (see "Cipher suites" above). */
+  ZTTP_TLS_NULL_REAL_CRYPTO = 2,
 };
 
 /* Direction of a secret. */
@@ -199,8 +212,13 @@ void zttp_tls_free(zttp_tls *tls);
 
 /* zttp_tls_crypto_backend returns the enum zttp_crypto_backend the
  * transport must build packet-protection keys with: ZTTP_CRYPTO_NULL for
- * the null TLS, ZTTP_CRYPTO_BORINGSSL otherwise. */
+ * ZTTP_TLS_NULL, ZTTP_CRYPTO_BORINGSSL otherwise (ZTTP_TLS_BORINGSSL and
+ * ZTTP_TLS_NULL_REAL_CRYPTO). */
 uint32_t zttp_tls_crypto_backend(const zttp_tls *tls);
+
+/* zttp_tls_cipher returns the negotiated suite (enum zttp_crypto_cipher)
+ * once the first traffic secret was installed, else 0. */
+uint32_t zttp_tls_cipher(const zttp_tls *tls);
 
 /* zttp_tls_provide hands |len| bytes of CRYPTO frame data received at
  * |level| (enum zttp_tls_level), in stream order, to TLS (copied; buffered

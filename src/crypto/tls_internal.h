@@ -49,6 +49,7 @@ struct zttp_tls {
   int complete;
   int started; /* zttp_tls_handshake was called */
   int cipher_checked;
+  uint32_t cipher; /* enum zttp_crypto_cipher of the first secret; 0: none */
   char errmsg[ZTTP_TLS_ERRMSG_MAX];
 
   zttp_buf out[ZTTP_TLS_NUM_LEVELS]; /* handshake bytes to send */
@@ -75,6 +76,7 @@ struct zttp_tls {
     size_t peer_tp_len;
     uint8_t alpn[255];
     size_t alpn_len;
+    uint32_t cipher; /* enum zttp_crypto_cipher negotiated; 0 before */
   } null;
 };
 
@@ -106,6 +108,10 @@ int32_t zttp_tls_install_secret(zttp_tls *tls, uint32_t dir, uint32_t level,
  * length byte), or -1 when there is none or either list is malformed. */
 long zttp_tls_alpn_select(const uint8_t *ours, size_t ours_len,
                           const uint8_t *theirs, size_t theirs_len);
+
+/* ZTTP_TLS_IS_NULL is true for the backends tls_null.c implements. */
+#define ZTTP_TLS_IS_NULL(backend)                                              \
+  ((backend) == ZTTP_TLS_NULL || (backend) == ZTTP_TLS_NULL_REAL_CRYPTO)
 
 /* ---- the null backend (tls_null.c) -------------------------------------- */
 

@@ -723,6 +723,8 @@ static void test_cipher_allowed_set(void **state) {
   run(&p, &t, &t, "localhost");
   assert_int_equal(p.c.last, 1);
   assert_int_equal(p.c.secrets[0].cipher, cipher);
+  assert_int_equal(zttp_tls_cipher(p.c.tls), cipher);
+  assert_int_equal(zttp_tls_cipher(p.s.tls), cipher);
   pair_free(&p);
 
   /* Not allowed by the client: it fails as soon as the server's choice
@@ -941,9 +943,9 @@ static void test_null_handshake(void **state) {
   s.backend = ZTTP_TLS_NULL;
   s.alpn = h3_alpn;
   s.alpn_len = sizeof(h3_alpn);
-  /* No certificate, no CA, no server name: the null TLS checks nothing, and
-   * its fixed suite is used whatever the allowed set. */
-  s.ciphers = ZTTP_TLS_CIPHER_CHACHA20_POLY1305_SHA256;
+  /* No certificate, no CA, no server name: the null TLS checks nothing.
+   * With every suite allowed it picks AES-128-GCM with zero secrets (what
+   * the fuzzers' corpora were made with). */
   pair p;
   run(&p, &s, &s, NULL);
   check_full_handshake(&p, ZTTP_TLS_NULL);
@@ -953,6 +955,8 @@ static void test_null_handshake(void **state) {
     assert_int_equal(p.c.secrets[i].len, 32);
     assert_memory_equal(p.c.secrets[i].secret, zero, 32);
   }
+  assert_int_equal(zttp_tls_cipher(p.c.tls), ZTTP_CIPHER_AES_128_GCM_SHA256);
+  assert_int_equal(zttp_tls_cipher(p.s.tls), ZTTP_CIPHER_AES_128_GCM_SHA256);
   /* No tickets, no resumption; the hooks are accepted and ignored. */
   const uint8_t *t;
   assert_int_equal(zttp_tls_next_ticket(p.c.tls, &t), 0);
@@ -982,6 +986,20 @@ static void test_null_handshake(void **state) {
   zttp_tls_consume(c, ZTTP_TLS_LEVEL_INITIAL, 4);
   assert_int_equal(zttp_tls_pending(c, ZTTP_TLS_LEVEL_INITIAL, &b), n - 4);
   assert_memory_equal(b, want + 4, n - 4);
+  /* And the server's ServerHello to it, exactly. */
+  zttp_tls_ctx *sctx0 = ctx_new(&s, ZTTP_SERVER);
+  zttp_tls *s0 = NULL;
+  assert_int_equal(zttp_tls_new(&s0, sctx0, zttp_mem_default(), NULL, 0,
+                                (const uint8_t *)"tp", 2, NULL),
+                   0);
+  assert_int_equal(zttp_tls_provide(s0, 0, want, sizeof(want)), 0);
+  assert_int_equal(zttp_tls_handshake(s0), 0);
+  static const uint8_t want_sh[] = {2, 0, 0, 7, 0, 2, 't', 'p', 2, 'h', '3'};
+  n = zttp_tls_pending(s0, ZTTP_TLS_LEVEL_INITIAL, &b);
+  assert_int_equal(n, sizeof(want_sh));
+  assert_memory_equal(b, want_sh, n);
+  zttp_tls_free(s0);
+  zttp_tls_ctx_unref(sctx0);
   zttp_tls_free(c);
   zttp_tls_ctx_unref(cctx);
 
@@ -1218,6 +1236,278 @@ static void test_config_setters(void **state) {
   assert_true(zttp_error_is_fatal(ZTTP_ERR_TLS_HANDSHAKE));
 }
 
+/* ---- the null TLS: cipher-suite negotiation ----------------------------- */
+
+static const uint32_t pref[3] = {ZTTP_CIPHER_AES_128_GCM_SHA256,
+                                 ZTTP_CIPHER_AES_256_GCM_SHA384,
+                                 ZTTP_CIPHER_CHACHA20_POLY1305_SHA256};
+
+static void null_settings(zttp_tls_settings *s, uint32_t backend,
+                          uint32_t ciphers) {
+  memset(s, 0, sizeof(*s));
+  s->backend = backend;
+  s->alpn = h3_alpn;
+  s->alpn_len = sizeof(h3_alpn);
+  s->ciphers = ciphers;
+}
+
+/* Every pair of allowed sets (0: all), on both null backends: the server's
+ * first preference in the intersection, secrets of its length on both
+ * sides; or, with none in common, handshake_failure at the server (the
+ * transport closes with CRYPTO_ERROR 0x128) and nothing installed. */
+static void test_null_cipher_negotiation(void **state) {
+  (void)state;
+  static const uint32_t backends[] = {ZTTP_TLS_NULL, ZTTP_TLS_NULL_REAL_CRYPTO};
+  size_t agreed = 0;
+  size_t refused = 0;
+  for (size_t b = 0; b < 2; b++) {
+    for (uint32_t cset = 0; cset < 8; cset++) {
+      for (uint32_t sset = 0; sset < 8; sset++) {
+        zttp_tls_settings cs;
+        zttp_tls_settings ss;
+        null_settings(&cs, backends[b], cset);
+        null_settings(&ss, backends[b], sset);
+        uint32_t both = (cset != 0 ? cset : 7) & (sset != 0 ? sset : 7);
+        uint32_t want = 0;
+        for (size_t i = 0; i < 3 && want == 0; i++) {
+          if ((both & mask_of(pref[i])) != 0) {
+            want = pref[i];
+          }
+        }
+        pair p;
+        run(&p, &cs, &ss, NULL);
+        if (want == 0) {
+          refused++;
+          assert_int_equal(p.s.last, ZTTP_ERR_TLS_HANDSHAKE);
+          assert_int_equal(zttp_tls_alert(p.s.tls),
+                           ZTTP_TLS_ALERT_HANDSHAKE_FAILURE);
+          assert_int_equal(ZTTP_TLS_ALERT_TO_QUIC(zttp_tls_alert(p.s.tls)),
+                           0x128);
+          assert_non_null(strstr(zttp_tls_error_message(p.s.tls),
+                                 "no cipher suite in common"));
+          assert_int_equal(p.s.num_secrets, 0);
+          assert_int_equal(p.c.num_secrets, 0);
+          assert_int_equal(zttp_tls_cipher(p.s.tls), 0);
+          assert_int_equal(zttp_tls_cipher(p.c.tls), 0);
+          assert_int_equal(p.c.last, 0); /* still waiting for its answer */
+          pair_free(&p);
+          continue;
+        }
+        agreed++;
+        check_full_handshake(&p, backends[b]);
+        assert_int_equal(zttp_tls_cipher(p.c.tls), want);
+        assert_int_equal(zttp_tls_cipher(p.s.tls), want);
+        size_t len = want == ZTTP_CIPHER_AES_256_GCM_SHA384 ? 48 : 32;
+        static const uint8_t zero[48];
+        for (size_t i = 0; i < p.c.num_secrets; i++) {
+          assert_int_equal(p.c.secrets[i].cipher, want);
+          assert_int_equal(p.c.secrets[i].len, len);
+          assert_int_equal(p.s.secrets[i].cipher, want);
+          assert_int_equal(p.s.secrets[i].len, len);
+          if (backends[b] == ZTTP_TLS_NULL) {
+            assert_memory_equal(p.c.secrets[i].secret, zero, len);
+          }
+        }
+        if (backends[b] == ZTTP_TLS_NULL_REAL_CRYPTO) {
+          /* Real keys, different per direction and level. */
+          const zttp_tls_secret *w2 =
+              find_secret(&p.c, ZTTP_TLS_WRITE, ZTTP_TLS_LEVEL_HANDSHAKE);
+          const zttp_tls_secret *r2 =
+              find_secret(&p.c, ZTTP_TLS_READ, ZTTP_TLS_LEVEL_HANDSHAKE);
+          const zttp_tls_secret *w3 =
+              find_secret(&p.c, ZTTP_TLS_WRITE, ZTTP_TLS_LEVEL_APPLICATION);
+          assert_memory_not_equal(w2->secret, r2->secret, len);
+          assert_memory_not_equal(w2->secret, w3->secret, len);
+          assert_memory_not_equal(w2->secret, zero, len);
+        }
+        pair_free(&p);
+      }
+    }
+  }
+  /* 8 x 8 pairs of sets per backend. */
+  assert_int_equal(agreed + refused, 128);
+  assert_true(refused > 0);
+}
+
+/* The messages with restricted sets, byte for byte, and a restricted
+ * server's choice named in its ServerHello. */
+static void test_null_cipher_wire(void **state) {
+  (void)state;
+  zttp_tls_settings s;
+  null_settings(&s, ZTTP_TLS_NULL,
+                ZTTP_TLS_CIPHER_CHACHA20_POLY1305_SHA256 |
+                    ZTTP_TLS_CIPHER_AES_256_GCM_SHA384);
+  zttp_tls_ctx *cctx = ctx_new(&s, ZTTP_CLIENT);
+  zttp_tls *c = NULL;
+  assert_int_equal(zttp_tls_new(&c, cctx, zttp_mem_default(), NULL, 0,
+                                (const uint8_t *)"TP", 2, NULL),
+                   0);
+  assert_int_equal(zttp_tls_handshake(c), 0);
+  const uint8_t *b;
+  size_t n = zttp_tls_pending(c, ZTTP_TLS_LEVEL_INITIAL, &b);
+  static const uint8_t ch[] = {1, 0, 0,   14,  0, 2,    'T',  'P',  0,
+                               3, 2, 'h', '3', 4, 0x13, 0x02, 0x13, 0x03};
+  assert_int_equal(n, sizeof(ch));
+  assert_memory_equal(b, ch, n);
+  /* A server allowing all picks AES-256-GCM (its preference) and names
+   * it. */
+  zttp_tls_settings all;
+  null_settings(&all, ZTTP_TLS_NULL, 0);
+  zttp_tls_ctx *sctx = ctx_new(&all, ZTTP_SERVER);
+  zttp_tls *sv = NULL;
+  assert_int_equal(zttp_tls_new(&sv, sctx, zttp_mem_default(), NULL, 0,
+                                (const uint8_t *)"tp", 2, NULL),
+                   0);
+  assert_int_equal(zttp_tls_provide(sv, 0, ch, sizeof(ch)), 0);
+  assert_int_equal(zttp_tls_handshake(sv), 0);
+  static const uint8_t sh[] = {2,   0, 0,   9,   0,    2,   't',
+                               'p', 2, 'h', '3', 0x13, 0x02};
+  n = zttp_tls_pending(sv, ZTTP_TLS_LEVEL_INITIAL, &b);
+  assert_int_equal(n, sizeof(sh));
+  assert_memory_equal(b, sh, n);
+  assert_int_equal(zttp_tls_cipher(sv), ZTTP_CIPHER_AES_256_GCM_SHA384);
+  zttp_tls_free(sv);
+  /* The client takes it. */
+  assert_int_equal(zttp_tls_provide(c, 0, sh, sizeof(sh)), 0);
+  assert_int_equal(zttp_tls_handshake(c), 0);
+  zttp_tls_secret sec;
+  assert_int_equal(zttp_tls_next_secret(c, &sec), 1);
+  assert_int_equal(sec.cipher, ZTTP_CIPHER_AES_256_GCM_SHA384);
+  assert_int_equal(sec.len, 48);
+  zttp_tls_free(c);
+
+  /* Suites the client did not offer, or unknown: illegal_parameter. The
+   * default (no suite named) is AES-128-GCM, not offered either. */
+  static const uint8_t bad_sh[][13] = {
+      {2, 0, 0, 9, 0, 2, 't', 'p', 2, 'h', '3', 0x13, 0x01},
+      {2, 0, 0, 9, 0, 2, 't', 'p', 2, 'h', '3', 0x13, 0x04},
+      {2, 0, 0, 7, 0, 2, 't', 'p', 2, 'h', '3'},
+  };
+  static const size_t bad_sh_len[] = {13, 13, 11};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(zttp_tls_new(&c, cctx, zttp_mem_default(), NULL, 0,
+                                  (const uint8_t *)"TP", 2, NULL),
+                     0);
+    assert_int_equal(zttp_tls_handshake(c), 0);
+    assert_int_equal(zttp_tls_provide(c, 0, bad_sh[i], bad_sh_len[i]), 0);
+    assert_int_equal(zttp_tls_handshake(c), ZTTP_ERR_TLS_HANDSHAKE);
+    assert_int_equal(zttp_tls_alert(c), 47);
+    assert_non_null(strstr(zttp_tls_error_message(c), "not offered"));
+    assert_int_equal(zttp_tls_next_secret(c, &sec), 0);
+    zttp_tls_free(c);
+  }
+  /* A ServerHello with a truncated suite or more after it. */
+  static const uint8_t short_sh[] = {2,   0,   0, 8,   0,   2,
+                                     't', 'p', 2, 'h', '3', 0x13};
+  static const uint8_t long_sh[] = {2,   0, 0,   10,  0,    2,    't',
+                                    'p', 2, 'h', '3', 0x13, 0x03, 0};
+  const uint8_t *bad[] = {short_sh, long_sh};
+  size_t bad_len[] = {sizeof(short_sh), sizeof(long_sh)};
+  for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(zttp_tls_new(&c, cctx, zttp_mem_default(), NULL, 0,
+                                  (const uint8_t *)"TP", 2, NULL),
+                     0);
+    assert_int_equal(zttp_tls_handshake(c), 0);
+    assert_int_equal(zttp_tls_provide(c, 0, bad[i], bad_len[i]), 0);
+    assert_int_equal(zttp_tls_handshake(c), ZTTP_ERR_TLS_HANDSHAKE);
+    assert_int_equal(zttp_tls_alert(c), ZTTP_TLS_ALERT_DECODE_ERROR);
+    zttp_tls_free(c);
+  }
+  zttp_tls_ctx_unref(cctx);
+
+  /* The server: malformed suite lists are decode_error; a list of only
+   * unknown suites (ignored, as TLS does) leaves none in common. */
+  static const uint8_t missing[] = {1,   0, 0, 10, 0,   2,   'T',
+                                    'P', 0, 3, 2,  'h', '3', 1};
+  static const uint8_t odd[] = {1, 0, 0, 11,  0,   2, 'T', 'P',
+                                0, 3, 2, 'h', '3', 1, 0x13};
+  static const uint8_t empty[] = {1,   0, 0, 10, 0,   2,   'T',
+                                  'P', 0, 3, 2,  'h', '3', 0};
+  static const uint8_t trunc[] = {1, 0, 0, 12,  0,   2, 'T',  'P',
+                                  0, 3, 2, 'h', '3', 4, 0x13, 0x01};
+  static const uint8_t trail[] = {1, 0, 0,   14,  0, 2,    'T',  'P', 0,
+                                  3, 2, 'h', '3', 2, 0x13, 0x01, 0,   0};
+  static const uint8_t unknown[] = {1, 0, 0,   14,  0, 2,    'T',  'P',  0,
+                                    3, 2, 'h', '3', 4, 0x13, 0x04, 0x00, 0x9c};
+  struct {
+    const uint8_t *msg;
+    size_t len;
+    int alert;
+  } cases[] = {
+      {missing, sizeof(missing), ZTTP_TLS_ALERT_DECODE_ERROR},
+      {odd, sizeof(odd), ZTTP_TLS_ALERT_DECODE_ERROR},
+      {empty, sizeof(empty), ZTTP_TLS_ALERT_DECODE_ERROR},
+      {trunc, sizeof(trunc), ZTTP_TLS_ALERT_DECODE_ERROR},
+      {trail, sizeof(trail), ZTTP_TLS_ALERT_DECODE_ERROR},
+      {unknown, sizeof(unknown), ZTTP_TLS_ALERT_HANDSHAKE_FAILURE},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    assert_int_equal(zttp_tls_new(&sv, sctx, zttp_mem_default(), NULL, 0,
+                                  (const uint8_t *)"tp", 2, NULL),
+                     0);
+    assert_int_equal(zttp_tls_provide(sv, 0, cases[i].msg, cases[i].len), 0);
+    assert_int_equal(zttp_tls_handshake(sv), ZTTP_ERR_TLS_HANDSHAKE);
+    assert_int_equal(zttp_tls_alert(sv), cases[i].alert);
+    assert_int_equal(zttp_tls_next_secret(sv, &sec), 0);
+    zttp_tls_free(sv);
+  }
+  zttp_tls_ctx_unref(sctx);
+}
+
+/* ZTTP_TLS_NULL_REAL_CRYPTO: the null handshake with real packet
+ * protection; an unknown backend is refused. */
+static void test_null_real_crypto(void **state) {
+  (void)state;
+  zttp_tls_settings s;
+  null_settings(&s, ZTTP_TLS_NULL_REAL_CRYPTO, 0);
+  pair p;
+  run(&p, &s, &s, NULL);
+  check_full_handshake(&p, ZTTP_TLS_NULL_REAL_CRYPTO);
+  assert_int_equal(zttp_tls_crypto_backend(p.c.tls), ZTTP_CRYPTO_BORINGSSL);
+  assert_int_equal(zttp_tls_cipher(p.c.tls), ZTTP_CIPHER_AES_128_GCM_SHA256);
+  /* Keys made from the secrets seal and open across the pair. */
+  const zttp_tls_secret *w = find_secret(&p.c, ZTTP_TLS_WRITE, 3);
+  const zttp_tls_secret *r = find_secret(&p.s, ZTTP_TLS_READ, 3);
+  assert_non_null(w);
+  assert_non_null(r);
+  if (w == NULL || r == NULL) {
+    return;
+  }
+  zttp_crypto_keys *wk = NULL;
+  zttp_crypto_keys *rk = NULL;
+  assert_int_equal(zttp_crypto_keys_new(&wk, zttp_mem_default(),
+                                        zttp_tls_crypto_backend(p.c.tls),
+                                        w->cipher, ZTTP_QUIC_V1, w->secret,
+                                        w->len),
+                   0);
+  assert_int_equal(zttp_crypto_keys_new(&rk, zttp_mem_default(),
+                                        zttp_tls_crypto_backend(p.s.tls),
+                                        r->cipher, ZTTP_QUIC_V1, r->secret,
+                                        r->len),
+                   0);
+  uint8_t msg[32 + ZTTP_CRYPTO_TAG_LEN];
+  memset(msg, 'm', 32);
+  assert_int_equal(
+      zttp_crypto_seal(wk, msg, 7, (const uint8_t *)"h", 1, msg, 32), 1);
+  /* Really encrypted: not the plaintext, not a zero tag. */
+  uint8_t plain[32];
+  memset(plain, 'm', 32);
+  assert_memory_not_equal(msg, plain, 32);
+  assert_int_equal(
+      zttp_crypto_open(rk, msg, 7, (const uint8_t *)"h", 1, msg, sizeof(msg)),
+      1);
+  assert_memory_equal(msg, plain, 32);
+  zttp_crypto_keys_free(wk);
+  zttp_crypto_keys_free(rk);
+  pair_free(&p);
+
+  s.backend = 3;
+  zttp_tls_ctx *ctx = NULL;
+  assert_int_equal(
+      zttp_tls_ctx_new(&ctx, zttp_mem_default(), &s, ZTTP_CLIENT, NULL),
+      ZTTP_ERR_INVALID_ARGUMENT);
+}
+
 /* ---- failing allocator -------------------------------------------------- */
 
 /* Fails allocation k of a whole scenario (contexts, sessions, a handshake,
@@ -1292,7 +1582,7 @@ static int32_t fa_scenario(const zttp_allocator *alloc, uint32_t backend) {
 
 static void test_failing_allocator(void **state) {
   (void)state;
-  for (uint32_t backend = 0; backend < 2; backend++) {
+  for (uint32_t backend = 0; backend < 3; backend++) {
     long k = 0;
     for (;; k++) {
       h_failalloc fa;
@@ -1335,6 +1625,9 @@ int main(void) {
       cmocka_unit_test(test_wrong_level),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_null_handshake),
+      cmocka_unit_test(test_null_cipher_negotiation),
+      cmocka_unit_test(test_null_cipher_wire),
+      cmocka_unit_test(test_null_real_crypto),
       cmocka_unit_test(test_config_cache),
       cmocka_unit_test(test_config_cache_threads),
       cmocka_unit_test(test_config_setters),
