@@ -91,8 +91,16 @@ static void settings_for(zttp_quic_settings *s, uint8_t sel0) {
   memset(s->reset_key, 0x5a, sizeof(s->reset_key));
   switch (sel0 & 3) {
   case 0:
+    s->max_datagram_frame_size = 1200;
     break;
   case 1: /* tight limits everywhere */
+    s->max_datagram_frame_size = 40;
+    s->datagram_queue = 1;
+    s->reset_burst = 2;
+    s->reset_rate = 1;
+    s->max_path_responses = 1;
+    s->max_stream_data_window = 0;
+    s->max_data_window = 0;
     s->max_data = 8192;
     s->max_stream_data = 2048;
     s->max_streams_bidi = 2;
@@ -106,12 +114,14 @@ static void settings_for(zttp_quic_settings *s, uint8_t sel0) {
     break;
   case 2:
     s->cid_len = 20;
+    s->max_datagram_frame_size = 65535;
     s->idle_timeout_ms = 1000;
     s->max_ack_delay_ms = 0;
     s->max_udp_payload_size = 65527;
     break;
   default:
     s->cc_algo = ZTTP_QUIC_CC_CUBIC;
+    s->pacing = 0;
     s->max_udp_payload_size = 1200;
     s->idle_timeout_ms = 0;
     s->max_streams_bidi = 1000;
@@ -283,9 +293,21 @@ static void open_requests(qf_side *sd) {
     if (st == NULL) {
       break;
     }
+    if (zttp_quic_conn_stream_set_priority(sd->qc, (uint64_t)id, (uint32_t)i,
+                                           (sd->sel1 >> 6) & 1) != 0) {
+      qf_fail("set_priority refused a valid priority");
+    }
     st->owed = len;
     st->fin_owed = 1;
     stream_flush(sd, st);
+  }
+  size_t dg = zttp_quic_conn_max_datagram(sd->qc);
+  if (dg > 0) {
+    int32_t rv =
+        zttp_quic_conn_send_datagram(sd->qc, pattern, dg < 100 ? dg : 100);
+    if (rv != 0 && rv != ZTTP_ERR_BUFFER_FULL && rv != ZTTP_ERR_NOMEM) {
+      qf_fail("send_datagram refused a datagram within the limit");
+    }
   }
 }
 
@@ -368,6 +390,13 @@ static void on_event(qf_side *sd, const zttp_quic_event *ev) {
     }
     break;
   }
+  case ZTTP_QUIC_EV_DATAGRAM:
+    /* RFC 9221 §3: the frame, so the payload, within what we advertised. */
+    if (ev->data_len >= sd->s.max_datagram_frame_size ||
+        (ev->data_len > 0 && ev->data == NULL)) {
+      qf_fail("a DATAGRAM over max_datagram_frame_size");
+    }
+    break;
   case ZTTP_QUIC_EV_CLOSED:
     if (!zttp_quic_conn_is_closing(sd->qc) &&
         !zttp_quic_conn_is_closed(sd->qc)) {
