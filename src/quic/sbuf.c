@@ -3,19 +3,22 @@
 
 #include <string.h>
 
-/* Makes data[start .. start + need) addressable, growing up to |limit|
- * bytes in total. */
+/* Makes data[start .. start + need) addressable (|used| bytes live at
+ * |start|); the allocation stays under twice the largest |need|. */
 static int32_t reserve(uint8_t **data, size_t *start, size_t *cap,
                        const zttp_mem *mem, size_t used, size_t need) {
   if (*start + need <= *cap) {
     return 0;
   }
-  if (need <= *cap) {
+  /* Sliding to the front costs |used| bytes: only when at least as many
+   * were consumed since (amortised O(1) per byte). Otherwise the buffer
+   * doubles, which stops once it holds twice the largest |need|. */
+  if (need <= *cap && *start >= used) {
     memmove(*data, *data + *start, used);
     *start = 0;
     return 0;
   }
-  size_t ncap = *cap == 0 ? 4096 : *cap;
+  size_t ncap = *cap == 0 ? 4096 : 2 * *cap;
   while (ncap < need) {
     ncap *= 2;
   }
