@@ -9,7 +9,7 @@
 
 #include "h2/conn.h"
 #include "h2/frame.h"
-#include "h2/message.h"
+#include "common/msg.h"
 #include "h2/stream.h"
 #include "hpack/hpack.h"
 
@@ -48,12 +48,12 @@ static int32_t on_request(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     /* RFC 9113 §5.1.2 */
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_REFUSED_STREAM, 1);
   }
-  zttp_h2_msg msg;
+  zttp_msg msg;
   const char *why = NULL;
   zttp_header *f = e->fields.fields;
   size_t num = e->fields.num_fields;
-  if (zttp_h2_msg_check(&msg, &why, f, num, ZTTP_H2_MSG_REQUEST,
-                        e->connect_protocol) != 0) {
+  if (zttp_msg_check(&msg, &why, f, num, ZTTP_MSG_REQUEST,
+                     e->connect_protocol) != 0) {
     (void)why; /* the STREAM_RESET carries the code */
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_PROTOCOL_ERROR, 1);
   }
@@ -147,12 +147,12 @@ static int32_t on_stream_block(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     /* Too large (the decoder kept the table in sync). */
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_PROTOCOL_ERROR, 1);
   }
-  zttp_h2_msg msg;
+  zttp_msg msg;
   const char *why = NULL;
   zttp_header *f = e->fields.fields;
   size_t num = e->fields.num_fields;
-  int kind = trailers ? ZTTP_H2_MSG_TRAILERS : ZTTP_H2_MSG_RESPONSE;
-  int bad = zttp_h2_msg_check(&msg, &why, f, num, kind, 0) != 0;
+  int kind = trailers ? ZTTP_MSG_TRAILERS : ZTTP_MSG_RESPONSE;
+  int bad = zttp_msg_check(&msg, &why, f, num, kind, 0) != 0;
   if (!bad && trailers && !end_stream) {
     bad = 1;
     why = "trailers without END_STREAM";
@@ -656,8 +656,8 @@ static int32_t on_priority_update(zttp_conn *conn, h2_engine *e, zttp_event *ev,
   if (s == NULL) {
     return zttp_h2_glitch(conn, e, "PRIORITY_UPDATE for a stream not open");
   }
-  zttp_h2_priority_parse(&s->urgency, &s->incremental, (const char *)p + 4,
-                         fh->length - 4);
+  zttp_msg_priority_parse(&s->urgency, &s->incremental, (const char *)p + 4,
+                          fh->length - 4);
   ev->kind = ZTTP_EVENT_PRIORITY;
   ev->stream_id = id;
   ev->u.priority.urgency = s->urgency;

@@ -9,7 +9,7 @@
 
 #include "h2/conn.h"
 #include "h2/frame.h"
-#include "h2/message.h"
+#include "common/msg.h"
 #include "h2/stream.h"
 #include "hpack/hpack.h"
 
@@ -231,10 +231,10 @@ static int32_t add_fields(zttp_conn *conn, h2_engine *e, size_t *n,
   for (size_t i = 0; i < num; i++) {
     const zttp_header *h = &headers[i];
     int upper;
-    if (!zttp_h2_name_valid_send(h->name, h->name_len, &upper)) {
+    if (!zttp_msg_name_valid_send(h->name, h->name_len, &upper)) {
       return field_error(conn, "invalid name", i);
     }
-    if (!zttp_h2_value_valid_send(h->value, h->value_len)) {
+    if (!zttp_msg_value_valid_send(h->value, h->value_len)) {
       return field_error(conn, "invalid value", i);
     }
     if (upper) {
@@ -252,7 +252,7 @@ static int32_t add_fields(zttp_conn *conn, h2_engine *e, size_t *n,
     int upper = 0;
     if (lower_bytes > 0) {
       /* Some name has uppercase letters (the first pass found it). */
-      zttp_h2_name_valid_send(h->name, h->name_len, &upper);
+      zttp_msg_name_valid_send(h->name, h->name_len, &upper);
     }
     if (upper) {
       for (size_t k = 0; k < h->name_len; k++) {
@@ -263,7 +263,7 @@ static int32_t add_fields(zttp_conn *conn, h2_engine *e, size_t *n,
       sb += h->name_len;
     }
     size_t nl = h->name_len;
-    if (zttp_h2_connection_specific(name, nl)) {
+    if (zttp_msg_connection_specific(name, nl)) {
       return field_error(conn, "connection-specific field", i);
     }
     if (nl == 2 && name[0] == 't' && name[1] == 'e' &&
@@ -271,7 +271,7 @@ static int32_t add_fields(zttp_conn *conn, h2_engine *e, size_t *n,
       return field_error(conn, "te other than trailers", i);
     }
     if (!trailers && nl == 14 && memcmp(name, "content-length", 14) == 0) {
-      int64_t cl = zttp_h2_parse_uint(h->value, h->value_len);
+      int64_t cl = zttp_msg_parse_uint(h->value, h->value_len);
       if (cl < 0 || (info->content_length >= 0 && info->content_length != cl)) {
         return field_error(conn, "invalid content-length", i);
       }
@@ -394,8 +394,8 @@ int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
                            "stream ids exhausted");
   }
   int upper;
-  if (!zttp_h2_name_valid_send(method.base, method.len, &upper) ||
-      !zttp_h2_value_valid_send(target.base, target.len)) {
+  if (!zttp_msg_name_valid_send(method.base, method.len, &upper) ||
+      !zttp_msg_value_valid_send(target.base, target.len)) {
     return field_error(conn, "invalid method or target", 0);
   }
   /* Leading :scheme, :authority and :protocol entries. */
@@ -409,7 +409,7 @@ int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
     zttp_str v = {headers[k].value, headers[k].value_len};
     const char *n = headers[k].name;
     size_t nl = headers[k].name_len;
-    if (!zttp_h2_value_valid_send(v.base, v.len)) {
+    if (!zttp_msg_value_valid_send(v.base, v.len)) {
       return field_error(conn, "invalid value", k);
     }
     if (nl == 7 && memcmp(n, ":scheme", 7) == 0 && scheme.base == NULL) {

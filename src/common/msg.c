@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "h2/message.h"
+#include "common/msg.h"
 
 #include <string.h>
 
@@ -8,7 +8,7 @@
 #define STR_EQ(p, n, lit)                                                      \
   ((n) == sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
 
-int64_t zttp_h2_parse_uint(const char *s, size_t n) {
+int64_t zttp_msg_parse_uint(const char *s, size_t n) {
   if (n == 0 || n > 18) {
     return -1;
   }
@@ -23,9 +23,9 @@ int64_t zttp_h2_parse_uint(const char *s, size_t n) {
   return v;
 }
 
-/* zttp_h2_msg_check() calls this only for the lengths below: keep its
+/* zttp_msg_check() calls this only for the lengths below: keep its
  * switch in step. */
-int zttp_h2_connection_specific(const char *name, size_t len) {
+int zttp_msg_connection_specific(const char *name, size_t len) {
   switch (len) {
   case 7:
     return memcmp(name, "upgrade", 7) == 0;
@@ -129,7 +129,7 @@ static int name_valid_recv(const uint8_t *p, size_t n) {
   return (name_class(p, n) & NC_LOWER) != 0;
 }
 
-int zttp_h2_name_valid_send(const char *name, size_t len, int *upper) {
+int zttp_msg_name_valid_send(const char *name, size_t len, int *upper) {
   unsigned c = name_class((const uint8_t *)name, len);
   *upper = (c & NC_LOWER) == 0;
   return (c & NC_TOKEN) != 0;
@@ -191,7 +191,7 @@ static inline int value_chars_ok(const uint8_t *p, size_t n) {
 #endif
 }
 
-int zttp_h2_value_valid_send(const char *value, size_t len) {
+int zttp_msg_value_valid_send(const char *value, size_t len) {
   return value_chars_ok((const uint8_t *)value, len);
 }
 
@@ -224,8 +224,8 @@ static int ieq(const char *a, size_t n, const char *lower) {
   return 1;
 }
 
-void zttp_h2_priority_parse(uint8_t *urgency, uint8_t *incremental,
-                            const char *v, size_t n) {
+void zttp_msg_priority_parse(uint8_t *urgency, uint8_t *incremental,
+                             const char *v, size_t n) {
   /* RFC 9218 §4 over RFC 8941 §3.2 dictionaries: members separated by
    * commas; "u" is an integer 0..7, "i" a boolean (bare key = ?1). Members
    * with other keys, parameters or types are ignored. */
@@ -298,19 +298,18 @@ static int pseudo_bit(const char *n, size_t len) {
   }
 }
 
-int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
-                      const zttp_header *fields, size_t num_fields, int kind,
-                      int connect_protocol) {
+int zttp_msg_check(zttp_msg *msg, const char **why, const zttp_header *fields,
+                   size_t num_fields, int kind, int connect_protocol) {
   /* Field by field: a memset of the struct compiles to "rep stos", whose
    * start-up cost was 10% of this function's time. */
-  _Static_assert(sizeof(zttp_h2_msg) == sizeof(struct {
+  _Static_assert(sizeof(zttp_msg) == sizeof(struct {
                    zttp_str s[5];
                    uint32_t u;
                    size_t z;
                    int64_t i;
                    uint8_t b[5];
                  }),
-                 "zttp_h2_msg changed: initialise the new members here");
+                 "zttp_msg changed: initialise the new members here");
   msg->method = msg->scheme = msg->authority = msg->path = msg->protocol =
       (zttp_str){NULL, 0};
   msg->status = 0;
@@ -356,7 +355,7 @@ int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
       msg->protocol = v;
       break;
     default: {
-      int64_t st = zttp_h2_parse_uint(v.base, v.len);
+      int64_t st = zttp_msg_parse_uint(v.base, v.len);
       if (v.len != 3 || st < 100 || st > 599) {
         *why = "invalid :status";
         return -1;
@@ -368,7 +367,7 @@ int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
   }
   msg->first_regular = i;
   switch (kind) {
-  case ZTTP_H2_MSG_REQUEST: {
+  case ZTTP_MSG_REQUEST: {
     if (seen & PS_STATUS) {
       *why = ":status in a request";
       return -1;
@@ -419,7 +418,7 @@ int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
     }
     break;
   }
-  case ZTTP_H2_MSG_RESPONSE:
+  case ZTTP_MSG_RESPONSE:
     if (seen != PS_STATUS) {
       *why = "a response needs :status and no other pseudo-header";
       return -1;
@@ -451,7 +450,7 @@ int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
     case 16:
     case 17:
       /* The lengths of the connection-specific names. */
-      if (zttp_h2_connection_specific(n, nl)) {
+      if (zttp_msg_connection_specific(n, nl)) {
         *why = "connection-specific field";
         return -1;
       }
@@ -482,13 +481,13 @@ int zttp_h2_msg_check(zttp_h2_msg *msg, const char **why,
     case 8:
       if (memcmp(n, "priority", 8) == 0) {
         msg->has_priority = 1;
-        zttp_h2_priority_parse(&msg->urgency, &msg->incremental, f->value,
-                               f->value_len);
+        zttp_msg_priority_parse(&msg->urgency, &msg->incremental, f->value,
+                                f->value_len);
       }
       break;
     case 14:
       if (memcmp(n, "content-length", 14) == 0) {
-        int64_t cl = zttp_h2_parse_uint(f->value, f->value_len);
+        int64_t cl = zttp_msg_parse_uint(f->value, f->value_len);
         if (cl < 0 || (msg->content_length >= 0 && msg->content_length != cl)) {
           *why = "invalid or differing content-length";
           return -1;
