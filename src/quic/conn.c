@@ -999,6 +999,10 @@ int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev) {
   return 0;
 }
 
+size_t zttp_quic_conn_next_ticket(zttp_quic_conn *qc, const uint8_t **out) {
+  return zttp_tls_next_ticket(qc->tls, out);
+}
+
 size_t zttp_quic_conn_close_reason(const zttp_quic_conn *qc,
                                    const uint8_t **out) {
   *out = (const uint8_t *)qc->close_reason;

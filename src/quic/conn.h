@@ -117,6 +117,12 @@ typedef struct zttp_quic_settings {
    * datagrams may be dropped). 1 to ZTTP_QUIC_MAX_DATAGRAM_QUEUE. Default
    * 16. */
   size_t datagram_queue;
+  /* 0 (the default): reading stream data (zttp_quic_conn_stream_consume)
+   * returns its flow credit. 1: credit returns only through
+   * zttp_quic_conn_stream_credit(), so that an application that buffers
+   * what it read keeps the peer's window shut (the HTTP/3 engine's
+   * zttp_conn_data_consumed()). */
+  uint32_t manual_credit;
 } zttp_quic_settings;
 
 /* Our cap on connection IDs held per side: the ones we issue (fewer when
@@ -311,6 +317,12 @@ const zttp_quic_conn_stats *zttp_quic_conn_get_stats(const zttp_quic_conn *qc);
 uint64_t zttp_quic_conn_smoothed_rtt(const zttp_quic_conn *qc);
 uint64_t zttp_quic_conn_cwnd(const zttp_quic_conn *qc);
 
+/* zttp_quic_conn_next_ticket points |*out| at the oldest TLS session ticket
+ * a client received and not yet taken (opaque; for resuming a later
+ * connection to the same server) and returns its length, 0 when none.
+ * Valid until the next call on |qc|. @since 0.1 */
+size_t zttp_quic_conn_next_ticket(zttp_quic_conn *qc, const uint8_t **out);
+
 /* ---- key update (RFC 9001 §6) --------------------------------------- */
 
 /* zttp_quic_conn_update_keys initiates a key update (RFC 9001 §6.1): the
@@ -370,10 +382,11 @@ int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
                                    const uint8_t **p, int *fin);
 
 /* zttp_quic_conn_stream_consume marks |n| bytes peeked on |id| as read,
- * which extends the peer's flow-control credit (MAX_STREAM_DATA, MAX_DATA)
- * once half a window was read. A stream read to its end and fully sent is
- * released. Returns 0, ZTTP_ERR_INVALID_ARGUMENT (more than peeked) or
- * ZTTP_ERR_STREAM_NOT_FOUND. */
+ * which (unless manual_credit) extends the peer's flow-control credit
+ * (MAX_STREAM_DATA, MAX_DATA) once half a window was read. A stream read
+ * to its end and fully sent is released (its uncredited bytes go back to
+ * the connection window). Returns 0, ZTTP_ERR_INVALID_ARGUMENT (more than
+ * peeked) or ZTTP_ERR_STREAM_NOT_FOUND. */
 int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
                                       size_t n);
 
@@ -390,6 +403,12 @@ int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
 int32_t zttp_quic_conn_stream_set_priority(zttp_quic_conn *qc, uint64_t id,
                                            uint32_t urgency,
                                            uint32_t incremental);
+
+/* zttp_quic_conn_stream_credit returns flow credit for |n| bytes of |id|
+ * read and not yet credited (manual_credit): the windows move as with
+ * zttp_quic_conn_stream_consume(). Returns 0, ZTTP_ERR_INVALID_ARGUMENT
+ * (more than read and uncredited) or ZTTP_ERR_STREAM_NOT_FOUND. @since 0.1 */
+int32_t zttp_quic_conn_stream_credit(zttp_quic_conn *qc, uint64_t id, size_t n);
 
 /* zttp_quic_conn_stream_reset abandons the send side of |id| with
  * RESET_STREAM |error_code| (RFC 9000 §3.1, §19.4). Returns 0,

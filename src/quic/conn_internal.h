@@ -125,6 +125,9 @@ typedef struct qc_stream {
   uint64_t peer_reset_code;
   uint64_t stop_code;     /* the peer's STOP_SENDING code */
   uint64_t our_stop_code; /* the code of our STOP_SENDING */
+  /* The offset up to which the application returned flow credit (with
+   * manual_credit; else it follows what it read). */
+  uint64_t credited;
   /* Receive window (autotuned) and when it last moved. */
   uint64_t win;
   zttp_tstamp win_time;
@@ -195,7 +198,7 @@ struct zttp_quic_conn {
   uint64_t data_sent; /* new stream bytes sent */
   uint64_t max_data;  /* advertised */
   uint64_t data_recv; /* sum of the highest offsets received */
-  uint64_t data_read; /* consumed by the application */
+  uint64_t data_read; /* credited back (read, or with manual_credit said) */
   uint64_t win;       /* the connection receive window (autotuned) */
   zttp_tstamp win_time;
   /* DATA_BLOCKED / STREAMS_BLOCKED (RFC 9000 §19.12, §19.14): the limits
@@ -372,6 +375,9 @@ qc_stream *qc_stream_find(const zttp_quic_conn *qc, uint64_t id);
 int32_t qc_stream_get(zttp_quic_conn *qc, qc_stream **out, uint64_t id,
                       uint64_t *qerr);
 void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st);
+/* qc_stream_grant_rest returns to the connection the credit of what |st|
+ * read but was never credited (the stream ends or was reset). */
+void qc_stream_grant_rest(zttp_quic_conn *qc, qc_stream *st);
 void qc_streams_free(zttp_quic_conn *qc);
 int qc_stream_is_local(const zttp_quic_conn *qc, uint64_t id);
 static inline int qc_stream_is_uni(uint64_t id) {

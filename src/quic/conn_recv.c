@@ -198,6 +198,7 @@ static int32_t on_reset_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
   qc->data_recv += fsz - st->rb.highest;
   st->rb.highest = fsz;
   qc->data_read += fsz - st->rb.base;
+  qc_stream_grant_rest(qc, st);
   st->recv_reset = 1;
   st->churned = 1;
   st->peer_reset_code = f->u.reset_stream.error_code;

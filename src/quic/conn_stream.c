@@ -126,6 +126,7 @@ void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st) {
   if (i == qc->num_streams) {
     return;
   }
+  qc_stream_grant_rest(qc, st);
   qc->streams[i] = qc->streams[--qc->num_streams];
   if (qc->rr > qc->num_streams) {
     qc->rr = 0;
@@ -273,29 +274,19 @@ static uint64_t autotune(const zttp_quic_conn *qc, uint64_t win,
   return win <= ceiling / 2 ? 2 * win : ceiling;
 }
 
-/* RFC 9000 §4.2: credit moves with what the application reads; a new
- * limit is sent once half a window was used. */
-int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
-                                      size_t n) {
-  qc_stream *st = qc_stream_find(qc, id);
-  if (st == NULL) {
-    return ZTTP_ERR_STREAM_NOT_FOUND;
-  }
-  const uint8_t *p;
-  if (!st->has_recv || st->recv_reset ||
-      n > zttp_quic_recvbuf_peek(&st->rb, &p)) {
-    return ZTTP_ERR_INVALID_ARGUMENT;
-  }
-  zttp_quic_recvbuf_consume(&st->rb, n);
+/* RFC 9000 §4.2: |n| more bytes of |st| are done with: the windows move,
+ * and a new limit is sent once half a window was used. */
+static void grant(zttp_quic_conn *qc, qc_stream *st, uint64_t n) {
+  st->credited += n;
   qc->data_read += n;
   zttp_tstamp now = qc->last_now;
   if (st->rb.final_size == ZTTP_QUIC_NO_FINAL_SIZE &&
-      st->max_recv - st->rb.base < st->win / 2) {
+      st->max_recv - st->credited < st->win / 2) {
     st->win =
         autotune(qc, st->win, qc->s.max_stream_data_window, st->win_time, now);
     st->win_time = now;
-    if (st->rb.base + st->win <= ZTTP_VARINT_MAX) {
-      st->max_recv = st->rb.base + st->win;
+    if (st->credited + st->win <= ZTTP_VARINT_MAX) {
+      st->max_recv = st->credited + st->win;
       st->send_msd = 1;
     }
     /* The connection window stays above 1.5 stream windows. */
@@ -315,10 +306,47 @@ int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
       qc->send_max_data = 1;
     }
   }
+}
+
+void qc_stream_grant_rest(zttp_quic_conn *qc, qc_stream *st) {
+  /* What was read but not credited: the stream needs no more credit, the
+   * connection gets it back. */
+  qc->data_read += st->rb.base - st->credited;
+  st->credited = st->rb.base;
+}
+
+int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
+                                      size_t n) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  const uint8_t *p;
+  if (!st->has_recv || st->recv_reset ||
+      n > zttp_quic_recvbuf_peek(&st->rb, &p)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  zttp_quic_recvbuf_consume(&st->rb, n);
+  if (!qc->s.manual_credit) {
+    grant(qc, st, n);
+  }
   if (zttp_quic_recvbuf_peek(&st->rb, &p) == 0) {
     st->readable_armed = 1;
     qc_stream_maybe_release(qc, st);
   }
+  return 0;
+}
+
+int32_t zttp_quic_conn_stream_credit(zttp_quic_conn *qc, uint64_t id,
+                                     size_t n) {
+  qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL) {
+    return ZTTP_ERR_STREAM_NOT_FOUND;
+  }
+  if (!st->has_recv || n > st->rb.base - st->credited) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  grant(qc, st, n);
   return 0;
 }
 

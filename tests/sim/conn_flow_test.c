@@ -221,6 +221,50 @@ static void test_autotune(void **state) {
   assert_true(t_on < t_off);
 }
 
+/* ---- manual credit -------------------------------------------------------
+ */
+
+/* With manual_credit, reading does not move the windows: the sender stops
+ * at the stream window until the application credits what it read. */
+static void test_manual_credit(void **state) {
+  (void)state;
+  sim sm;
+  xfer1 x;
+  setup(&sm, &x, 1u << 20, ZTTP_TLS_NULL, 0);
+  sm.settings.manual_credit = 1;
+  sm.settings.max_stream_data_window = 0;
+  zttp_quic_conn_free(sm.conn[SIM_CLIENT]);
+  zttp_path path;
+  memset(&path, 0, sizeof(path));
+  assert_int_equal(zttp_quic_conn_new(&sm.conn[SIM_CLIENT], sm.mem,
+                                      &sm.settings, ZTTP_CLIENT,
+                                      sm.ctx[SIM_CLIENT], "localhost", NULL,
+                                      &path, sm.now),
+                   0);
+  sm.settings.manual_credit = 0; /* the server */
+  run_for(&sm, 2 * SEC);
+  zttp_quic_conn *c = sm.conn[SIM_CLIENT];
+  uint64_t window = sm.settings.max_stream_data;
+  assert_int_equal(x.received, window);
+  uint64_t id = (uint64_t)x.stream_id;
+  assert_int_equal(zttp_quic_conn_stream_credit(c, id, window + 1),
+                   ZTTP_ERR_INVALID_ARGUMENT);
+  uint64_t credited = 0;
+  while (!xfer1_done(&sm, &x)) {
+    uint64_t owed = x.received - credited;
+    if (owed > 0) {
+      assert_int_equal(zttp_quic_conn_stream_credit(c, id, (size_t)owed), 0);
+      credited += owed;
+    }
+    run_for(&sm, 50 * MS);
+    if (sm.now > 60 * SEC) {
+      fail_msg("no progress with credit");
+    }
+  }
+  assert_int_equal(x.mismatch, 0);
+  sim_free(&sm);
+}
+
 /* ---- pacing --------------------------------------------------------------
  */
 
@@ -328,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_data_blocked),
       cmocka_unit_test(test_streams_blocked),
       cmocka_unit_test(test_autotune),
+      cmocka_unit_test(test_manual_credit),
       cmocka_unit_test(test_pacing),
       cmocka_unit_test(test_optimistic_ack),
   };
