@@ -24,6 +24,15 @@ void zttp_quic_cc_init(zttp_quic_cc *cc, uint32_t algo,
   cc->pace_tokens = cc->cwnd;
 }
 
+void zttp_quic_cc_set_max_datagram_size(zttp_quic_cc *cc,
+                                        uint64_t max_datagram_size) {
+  if (cc->cwnd == initial_window(cc->max_datagram_size) &&
+      cc->ssthresh == UINT64_MAX) {
+    cc->cwnd = initial_window(max_datagram_size);
+  }
+  cc->max_datagram_size = max_datagram_size;
+}
+
 uint64_t zttp_quic_cc_min_window(const zttp_quic_cc *cc) {
   return 2 * cc->max_datagram_size;
 }

@@ -42,6 +42,12 @@ typedef struct zttp_quic_cc {
 void zttp_quic_cc_init(zttp_quic_cc *cc, uint32_t algo,
                        uint64_t max_datagram_size);
 
+/* zttp_quic_cc_set_max_datagram_size changes the datagram size the window
+ * is counted in (the peer's max_udp_payload_size is known); a window still
+ * at its initial value is recomputed with it (RFC 9002 §7.2). */
+void zttp_quic_cc_set_max_datagram_size(zttp_quic_cc *cc,
+                                        uint64_t max_datagram_size);
+
 /* The minimum window, 2 * max_datagram_size (RFC 9002 §7.2). */
 uint64_t zttp_quic_cc_min_window(const zttp_quic_cc *cc);
 

@@ -405,6 +405,11 @@ static int32_t apply_peer_tparams(zttp_quic_conn *qc, zttp_tstamp now) {
   qc->peer_max_streams[1] = tp->initial_max_streams_uni;
   zttp_quic_recovery_set_max_ack_delay(
       &qc->rec, tp->max_ack_delay * ZTTP_QUIC_NS_PER_MS, now);
+  /* RFC 9002 §7.2: the window counts datagrams of the size we send now. */
+  uint64_t mds = qc->s.max_udp_payload_size < tp->max_udp_payload_size
+                     ? qc->s.max_udp_payload_size
+                     : tp->max_udp_payload_size;
+  zttp_quic_cc_set_max_datagram_size(&qc->rec.cc, mds);
   qc_cids_peer_init(qc);
   qc_reset_idle(qc, now);
   return 0;

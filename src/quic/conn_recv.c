@@ -650,6 +650,7 @@ int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
     zttp_quic_hdr h;
     if (zttp_quic_hdr_parse(&h, data + off, len - off, qc->scid.len) !=
         ZTTP_QUIC_HDR_OK) {
+      qc->st.pkts_dropped++;
       break; /* RFC 9000 §12.2: the rest of the datagram goes too */
     }
     uint64_t got = qc->st.pkts_recv;

@@ -391,6 +391,13 @@ static void put_streams(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
   }
 }
 
+/* 1 when CRYPTO data of |space| waits to be sent (new or lost). */
+static int crypto_pending(const zttp_quic_conn *qc, uint32_t space) {
+  const zttp_quic_sendbuf *sb = &qc->csend[space];
+  return !qc->discarded[space] &&
+         (sb->written > sb->sent || !zttp_ranges_empty(&sb->lost));
+}
+
 static int space_has_probe(const zttp_quic_conn *qc, uint32_t space) {
   return zttp_quic_recovery_probes(&qc->rec, space) > 0 ||
          qc->ping_pending[space];
@@ -699,8 +706,16 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
        * takes a smaller one: with large datagrams (max_udp_payload_size
        * above the initial window) nothing would ever be sent otherwise. */
       int may_elicit = space_has_probe(qc, space);
-      if (!may_elicit &&
-          cwnd_left >= pb->hdr_len + ZTTP_CRYPTO_TAG_LEN + QC_MIN_ELICIT) {
+      if (!may_elicit && space != ZTTP_QUIC_SPACE_APP && !qc->hs_confirmed &&
+          crypto_pending(qc, space)) {
+        /* The handshake's own data (a lost Finished) goes whatever the
+         * window: 1-RTT packets the peer cannot decrypt yet may fill it,
+         * and no 1-RTT PTO is armed before confirmation (RFC 9002
+         * §6.2.1), so waiting for room could wait forever. The flight is
+         * small and, at a server, under the §8.1 amplification limit. */
+        may_elicit = 1;
+      } else if (!may_elicit && cwnd_left >= pb->hdr_len + ZTTP_CRYPTO_TAG_LEN +
+                                                 QC_MIN_ELICIT) {
         size_t fit = (size_t)cwnd_left - pb->hdr_len - ZTTP_CRYPTO_TAG_LEN;
         if (fit < pb->payload_cap) {
           pb->payload_cap = fit;

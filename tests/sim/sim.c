@@ -31,7 +31,8 @@ int32_t sim_init(sim *sm, uint32_t backend, const char *pki_dir, uint64_t seed,
     sm->link[i].delay = delay_ms * 1000000ULL;
     sm->link[i].loss_ppm = loss_ppm;
     sm->link[i].q = calloc(SIM_MAX_QUEUE, sizeof(sim_dgram));
-    if (sm->link[i].q == NULL) {
+    sm->link[i].held = calloc(SIM_MAX_HELD, sizeof(sim_dgram));
+    if (sm->link[i].q == NULL || sm->link[i].held == NULL) {
       return ZTTP_ERR_NOMEM;
     }
   }
@@ -78,6 +79,8 @@ void sim_free(sim *sm) {
     sm->ctx[i] = NULL;
     free(sm->link[i].q);
     sm->link[i].q = NULL;
+    free(sm->link[i].held);
+    sm->link[i].held = NULL;
   }
 }
 
@@ -96,14 +99,53 @@ int32_t sim_accept_default(sim *sm, const uint8_t *data, size_t len,
                             sm->now);
 }
 
+static int chance(sim *sm, uint32_t ppm) {
+  return ppm != 0 && sim_rand(sm) % 1000000 < ppm;
+}
+
+/* A uniform delay in (0, max]. */
+static uint64_t jitter(sim *sm, uint64_t max) {
+  return max == 0 ? 0 : 1 + sim_rand(sm) % max;
+}
+
+/* Holds a copy for delivery at |at|; 0 when the pool is full. */
+static int hold(sim_link *l, const uint8_t *data, size_t len, zttp_tstamp at) {
+  if (l->num_held == SIM_MAX_HELD) {
+    return 0;
+  }
+  sim_dgram *d = &l->held[l->num_held++];
+  d->at = at;
+  d->len = len;
+  memcpy(d->data, data, len);
+  return 1;
+}
+
 static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
-  l->dgrams++;
+  uint64_t idx = l->dgrams++;
+  int side = l == &sm->link[SIM_CLIENT] ? SIM_CLIENT : SIM_SERVER;
   l->bytes += len;
-  if (l->loss_ppm != 0 && sim_rand(sm) % 1000000 < l->loss_ppm) {
+  uint8_t buf[SIM_MAX_DGRAM];
+  if (len > SIM_MAX_DGRAM) {
+    l->tail++;
     l->dropped++;
     return;
   }
-  if (l->num == SIM_MAX_QUEUE || len > SIM_MAX_DGRAM) {
+  memcpy(buf, data, len);
+  if ((idx < 64 && (l->drop_bits >> idx & 1) != 0) ||
+      (sm->now >= l->down_from && sm->now < l->down_until) ||
+      (l->filter != NULL &&
+       l->filter(sm, side, idx, buf, len, l->filter_arg))) {
+    l->chosen++;
+    l->dropped++;
+    return;
+  }
+  if (chance(sm, l->loss_ppm)) {
+    l->lost++;
+    l->dropped++;
+    return;
+  }
+  if (l->num == SIM_MAX_QUEUE) {
+    l->tail++;
     l->dropped++;
     return;
   }
@@ -112,10 +154,26 @@ static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
     start += (uint64_t)len * 1000000000ULL / l->bandwidth;
     l->free_at = start;
   }
+  zttp_tstamp at = start + l->delay;
+  if (len > 0 && chance(sm, l->corrupt_ppm)) {
+    buf[sim_rand(sm) % len] ^= (uint8_t)(1 + sim_rand(sm) % 255);
+    l->corrupted++;
+  }
+  if (chance(sm, l->dup_ppm) &&
+      hold(l, buf, len,
+           at + jitter(sm, l->dup_ns != 0 ? l->dup_ns : 1000000))) {
+    l->duplicated++;
+  }
+  if (chance(sm, l->reorder_ppm) &&
+      hold(l, buf, len,
+           at + jitter(sm, l->reorder_ns != 0 ? l->reorder_ns : l->delay))) {
+    l->reordered++;
+    return;
+  }
   sim_dgram *d = &l->q[(l->head + l->num++) % SIM_MAX_QUEUE];
-  d->at = start + l->delay;
+  d->at = at;
   d->len = len;
-  memcpy(d->data, data, len);
+  memcpy(d->data, buf, len);
 }
 
 void sim_send(sim *sm, int side, const uint8_t *data, size_t len) {
@@ -155,6 +213,9 @@ static int64_t flush_side(sim *sm, int side) {
         sm->amplification_violated = 1;
       }
     }
+    if (sm->trace != NULL) {
+      sm->trace(sm, side, SIM_STEP_WRITE, sm->trace_arg);
+    }
     link_send(sm, &sm->link[side], buf, (size_t)n);
   }
   return count;
@@ -163,6 +224,7 @@ static int64_t flush_side(sim *sm, int side) {
 static int32_t deliver(sim *sm, int to, const sim_dgram *d) {
   zttp_path path;
   memset(&path, 0, sizeof(path));
+  int fresh = 0;
   if (to == SIM_SERVER) {
     sm->server_recv += d->len;
     if (sm->conn[SIM_SERVER] == NULL) {
@@ -175,12 +237,24 @@ static int32_t deliver(sim *sm, int to, const sim_dgram *d) {
       if (sm->conn[SIM_SERVER] == NULL) {
         return 0;
       }
+      fresh = sm->accept == NULL;
     }
   }
   int32_t rv =
       zttp_quic_conn_recv(sm->conn[to], d->data, d->len, &path, sm->now);
   if (rv != 0) {
     sm->last_error[to] = rv;
+  } else if (fresh &&
+             zttp_quic_conn_get_stats(sm->conn[SIM_SERVER])->pkts_recv == 0) {
+    /* Nothing in it could be opened (corrupted): a server keeps no state
+     * for such a datagram. */
+    zttp_quic_conn_free(sm->conn[SIM_SERVER]);
+    sm->conn[SIM_SERVER] = NULL;
+    sm->servers_discarded++;
+    return 0;
+  }
+  if (sm->trace != NULL) {
+    sm->trace(sm, to, SIM_STEP_RECV, sm->trace_arg);
   }
   return 0;
 }
@@ -205,6 +279,53 @@ static int drain_events(sim *sm) {
   return n;
 }
 
+/* The held datagram due first (the oldest of equals), or SIZE_MAX. */
+static size_t next_held(const sim_link *l) {
+  size_t best = SIZE_MAX;
+  for (size_t i = 0; i < l->num_held; i++) {
+    if (best == SIZE_MAX || l->held[i].at < l->held[best].at) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+uint32_t sim_dgram_types(const uint8_t *data, size_t len) {
+  uint32_t types = 0;
+  while (len > 0) {
+    zttp_quic_hdr h;
+    /* Short headers end the datagram: their DCID length does not matter. */
+    if (zttp_quic_hdr_parse(&h, data, len, 0) != ZTTP_QUIC_HDR_OK) {
+      break;
+    }
+    types |= 1u << h.type;
+    if (h.packet_len == 0 || h.packet_len > len) {
+      break;
+    }
+    data += h.packet_len;
+    len -= h.packet_len;
+  }
+  return types;
+}
+
+size_t sim_corrupt_packets(uint8_t *data, size_t len, uint32_t types) {
+  size_t n = 0;
+  while (len > 0) {
+    zttp_quic_hdr h;
+    if (zttp_quic_hdr_parse(&h, data, len, 0) != ZTTP_QUIC_HDR_OK ||
+        h.packet_len == 0 || h.packet_len > len) {
+      break;
+    }
+    if ((types & (1u << h.type)) != 0) {
+      data[h.packet_len - 1] ^= 0x5a;
+      n++;
+    }
+    data += h.packet_len;
+    len -= h.packet_len;
+  }
+  return n;
+}
+
 int sim_run(sim *sm, int (*done)(sim *sm, void *arg), void *arg,
             zttp_tstamp max_ns) {
   zttp_tstamp end = sm->now + max_ns;
@@ -220,10 +341,23 @@ int sim_run(sim *sm, int (*done)(sim *sm, void *arg), void *arg,
     }
     for (int l = 0; l < 2; l++) {
       sim_link *lk = &sm->link[l];
-      while (lk->num > 0 && lk->q[lk->head].at <= sm->now) {
-        int32_t rv = deliver(sm, 1 - l, &lk->q[lk->head]);
-        lk->head = (lk->head + 1) % SIM_MAX_QUEUE;
-        lk->num--;
+      for (;;) {
+        size_t h = next_held(lk);
+        int from_q = lk->num > 0 && lk->q[lk->head].at <= sm->now &&
+                     (h == SIZE_MAX || lk->q[lk->head].at <= lk->held[h].at);
+        int32_t rv;
+        if (from_q) {
+          rv = deliver(sm, 1 - l, &lk->q[lk->head]);
+          lk->head = (lk->head + 1) % SIM_MAX_QUEUE;
+          lk->num--;
+        } else if (h != SIZE_MAX && lk->held[h].at <= sm->now) {
+          sim_dgram d = lk->held[h];
+          lk->held[h] = lk->held[--lk->num_held];
+          rv = deliver(sm, 1 - l, &d);
+        } else {
+          break;
+        }
+        lk->delivered++;
         if (rv < 0) {
           return rv;
         }
@@ -231,6 +365,9 @@ int sim_run(sim *sm, int (*done)(sim *sm, void *arg), void *arg,
       }
     }
     busy |= drain_events(sm) > 0;
+    if (sm->trace != NULL) {
+      sm->trace(sm, -1, SIM_STEP_ROUND, sm->trace_arg);
+    }
     if (done(sm, arg)) {
       return 1;
     }
@@ -239,8 +376,13 @@ int sim_run(sim *sm, int (*done)(sim *sm, void *arg), void *arg,
     }
     zttp_tstamp next = ZTTP_TSTAMP_NEVER;
     for (int l = 0; l < 2; l++) {
-      if (sm->link[l].num > 0 && sm->link[l].q[sm->link[l].head].at < next) {
-        next = sm->link[l].q[sm->link[l].head].at;
+      sim_link *lk = &sm->link[l];
+      if (lk->num > 0 && lk->q[lk->head].at < next) {
+        next = lk->q[lk->head].at;
+      }
+      size_t h = next_held(lk);
+      if (h != SIZE_MAX && lk->held[h].at < next) {
+        next = lk->held[h].at;
       }
     }
     for (int side = 0; side < 2; side++) {
@@ -267,6 +409,9 @@ int sim_run(sim *sm, int (*done)(sim *sm, void *arg), void *arg,
         int32_t rv = zttp_quic_conn_handle_timeout(sm->conn[side], sm->now);
         if (rv < 0) {
           return rv;
+        }
+        if (sm->trace != NULL) {
+          sm->trace(sm, side, SIM_STEP_TIMEOUT, sm->trace_arg);
         }
       }
     }
