@@ -11,112 +11,39 @@ Installs nothing: scripts/test installs curl and nghttp2-client.
 SPDX-License-Identifier: MIT
 """
 
-import hashlib
 import os
 import re
-import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-HOST = "127.0.0.1"
-LISTEN_RE = re.compile(r"^listening http://127\.0\.0\.1:(\d+) \(http/1\.1\)$")
+import interop_common as common
+from interop_common import (HOST, Failure, expect, expect_eq,
+                             expect_same_bytes, tail, text)
+
 H2LOAD_REQUESTS = 100000
 CLIENT_TIMEOUT = 120
 
 
-class Failure(Exception):
-    """A check failed; the message says what was expected and what came."""
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise Failure("%s: expected %r, got %r" % (what, expected, actual))
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()[:16]
-
-
-def expect_same_bytes(actual, expected, what):
-    if actual != expected:
-        raise Failure(
-            "%s: expected %d bytes (sha256 %s), got %d bytes (sha256 %s)"
-            % (what, len(expected), sha(expected), len(actual), sha(actual))
-        )
-
-
-class Server:
-    """The zttp-server process under test."""
+class Server(common.Server):
+    """The zttp-server process under test (cleartext port only)."""
 
     def __init__(self, exe, root, workdir):
-        self.stderr_path = os.path.join(workdir, "server.stderr")
-        self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [exe, "--root", root, "--port", "0", "--addr", HOST],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-        )
+        super().__init__(exe, ["--root", root, "--port", "0", "--addr", HOST],
+                         workdir)
         self.port = None
         self.line = None
 
     def wait_listening(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure("no listening line within %.0f s" % timeout)
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                raise Failure(
-                    "server exited before listening (status %r)"
-                    % self.proc.wait(5)
-                )
-            buf += chunk
-        self.line = buf.split(b"\n", 1)[0].decode("utf-8", "replace")
-        m = LISTEN_RE.match(self.line)
-        if m is None:
-            raise Failure("unexpected first line %r" % self.line)
-        self.port = int(m.group(1))
-        expect(0 < self.port < 65536, "port %d out of range" % self.port)
+        super().wait_listening(["http/1.1"], timeout)
+        self.port = self.ports["http/1.1"]
+        self.line = self.lines[0]
 
     def url(self, path):
         return "http://%s:%d%s" % (HOST, self.port, path)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stderr_tail(self, n=20):
-        self.stderr.flush()
-        try:
-            with open(self.stderr_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return []
-        return lines[-n:]
-
-    def stop(self):
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.stderr.close()
-
 
 def curl(*args):
     """Runs curl (HTTP/1.1, no ~/.curlrc, no proxy) and returns the result."""

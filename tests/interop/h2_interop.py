@@ -16,133 +16,39 @@ openssl.
 SPDX-License-Identifier: MIT
 """
 
-import hashlib
 import os
 import re
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
-LISTEN_RE = re.compile(
-    r"^listening http://127\.0\.0\.1:(\d+) \(http/1\.1\)\n"
-    r"listening https://127\.0\.0\.1:(\d+) \(h2, http/1\.1\)$")
+import interop_common as common
+from interop_common import (HOST, Failure, expect, expect_eq,
+                             expect_same_bytes, free_port, run, tail, text,
+                             wait_port)
+
 H2LOAD_REQUESTS = 100000
 CLIENT_TIMEOUT = 60
 TOOLS = ("curl", "nghttp", "nghttpd", "h2load", "openssl")
 
 
-class Failure(Exception):
-    """A check failed; the message says what was expected and what came."""
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise Failure("%s: expected %r, got %r" % (what, expected, actual))
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()[:16]
-
-
-def expect_same_bytes(actual, expected, what):
-    if actual != expected:
-        raise Failure(
-            "%s: expected %d bytes (sha256 %s), got %d bytes (sha256 %s)"
-            % (what, len(expected), sha(expected), len(actual), sha(actual))
-        )
-
-
-def run(cmd, timeout=CLIENT_TIMEOUT + 30, cwd=None, stdin=None):
-    """Runs |cmd| and returns the CompletedProcess (stdout and stderr
-    captured as bytes)."""
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=stdin if stdin is not None
-                          else subprocess.DEVNULL,
-                          timeout=timeout, cwd=cwd, check=False)
-
-
-def text(b):
-    return b.decode("utf-8", "replace")
-
-
-def tail(b, n=15):
-    return "\n".join(text(b).strip().splitlines()[-n:])
-
-
-def free_port():
-    """A port nothing listens on right now (for nghttpd, which has no
-    port 0)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise Failure("exited with status %r before listening"
-                          % proc.returncode)
-        try:
-            with socket.create_connection((HOST, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise Failure("nothing listens on port %d after %.0f s" % (port, timeout))
-
-
-class Server:
-    """The zttp-server process under test."""
+class Server(common.Server):
+    """The zttp-server process under test: a cleartext and a TLS port."""
 
     def __init__(self, exe, root, workdir, cert, key):
-        self.stderr_path = os.path.join(workdir, "server.stderr")
-        self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [exe, "--root", root, "--port", "0", "--addr", HOST,
-             "--tls-port", "0", "--cert", cert, "--key", key],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-        )
+        super().__init__(exe, ["--root", root, "--port", "0", "--addr", HOST,
+                               "--tls-port", "0", "--cert", cert, "--key",
+                               key], workdir)
         self.port = None
         self.tls_port = None
 
     def wait_listening(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while buf.count(b"\n") < 2:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure("no listening lines within %.0f s: %r"
-                              % (timeout, buf))
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                raise Failure(
-                    "server exited before listening (status %r)"
-                    % self.proc.wait(5)
-                )
-            buf += chunk
-        lines = text(buf).rstrip("\n")
-        m = LISTEN_RE.match(lines)
-        if m is None:
-            raise Failure("unexpected first lines %r" % lines)
-        self.port = int(m.group(1))
-        self.tls_port = int(m.group(2))
+        super().wait_listening(["http/1.1", "h2, http/1.1"], timeout)
+        self.port = self.ports["http/1.1"]
+        self.tls_port = self.ports["h2, http/1.1"]
 
     def url(self, path):
         return "http://%s:%d%s" % (HOST, self.port, path)
@@ -150,26 +56,6 @@ class Server:
     def tls_url(self, path):
         # "localhost": the certificate names it, and SNI needs a name.
         return "https://localhost:%d%s" % (self.tls_port, path)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stderr_tail(self, n=20):
-        self.stderr.flush()
-        try:
-            with open(self.stderr_path, "rb") as f:
-                lines = text(f.read()).splitlines()
-        except OSError:
-            return []
-        return lines[-n:]
-
-    def stop(self):
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.stderr.close()
-
 
 class Nghttpd:
     """An nghttpd peer for zttp-client, cleartext or TLS."""
