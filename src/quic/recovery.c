@@ -172,6 +172,7 @@ void zttp_quic_recovery_init(zttp_quic_recovery *rec, const zttp_mem *mem,
   rec->max_ack_delay = 25 * ZTTP_QUIC_NS_PER_MS; /* RFC 9000 §18.2 */
   rec->timer = ZTTP_TSTAMP_NEVER;
   rec->is_server = is_server != 0;
+  rec->pkt_threshold = ZTTP_QUIC_PACKET_THRESHOLD;
 }
 
 void zttp_quic_recovery_free(zttp_quic_recovery *rec) {
@@ -389,6 +390,34 @@ int32_t zttp_quic_recovery_skip_pn(zttp_quic_recovery *rec, uint32_t space,
   return 0;
 }
 
+/* RFC 9002 §6.1.1: a packet declared lost that the peer acknowledges now
+ * was only reordered: the packet threshold grows to the distance seen
+ * (capped), so that the same reordering is not taken for loss again. */
+static void spurious_check(zttp_quic_recovery *rec, zttp_quic_rec_space *s,
+                           const zttp_quic_ack_range *ranges, size_t num_ranges,
+                           uint64_t largest) {
+  for (size_t k = 0; k < s->num_lost; k++) {
+    uint64_t pn = s->lost[k];
+    for (size_t i = 0; i < num_ranges; i++) {
+      if (pn < ranges[i].smallest || pn > ranges[i].largest) {
+        continue;
+      }
+      rec->spurious_losses++;
+      uint64_t dist = largest - pn + 1;
+      if (dist > rec->pkt_threshold) {
+        rec->pkt_threshold = dist < ZTTP_QUIC_MAX_PACKET_THRESHOLD
+                                 ? dist
+                                 : ZTTP_QUIC_MAX_PACKET_THRESHOLD;
+      }
+      /* Forget it: a later ACK repeating the range counts it once. */
+      s->lost[k] = s->lost[--s->num_lost < k ? k : s->num_lost];
+      s->lost_next = s->num_lost;
+      k--;
+      break;
+    }
+  }
+}
+
 /* RFC 9002 Appendix A.10 DetectAndRemoveLostPackets, which also finds
  * persistent congestion (§7.6.2, Appendix B.8 InPersistentCongestion)
  * while it walks the packets in order. Two ack-eliciting packets lost now,
@@ -436,9 +465,13 @@ static void detect_lost(zttp_quic_recovery *rec, uint32_t space, lost_info *li,
      * pseudocode notes: a skip can only make a loss come one packet
      * sooner. */
     zttp_tstamp lost_at = add_sat(p->time_sent, loss_delay);
-    if (lost_at <= now ||
-        s->largest_acked >= p->pn + ZTTP_QUIC_PACKET_THRESHOLD) {
+    if (lost_at <= now || s->largest_acked >= p->pn + rec->pkt_threshold) {
       mark_done(s, p, i, ZTTP_QUIC_SENT_LOST);
+      s->lost[s->lost_next] = p->pn;
+      s->lost_next = (s->lost_next + 1) % ZTTP_QUIC_RECOVERY_LOST_RING;
+      if (s->num_lost < ZTTP_QUIC_RECOVERY_LOST_RING) {
+        s->num_lost++;
+      }
       li->count++;
       if ((p->flags & ZTTP_QUIC_SENT_IN_FLIGHT) != 0) {
         li->bytes += p->size;
@@ -520,6 +553,7 @@ int32_t zttp_quic_recovery_on_ack_received(zttp_quic_recovery *rec,
     return ZTTP_ERR_PROTOCOL;
   }
   compact(rec->mem, s);
+  spurious_check(rec, s, ranges, num_ranges, largest);
 
   if (s->largest_acked == ZTTP_QUIC_PN_NONE || largest > s->largest_acked) {
     s->largest_acked = largest;

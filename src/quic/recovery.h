@@ -39,6 +39,13 @@ enum zttp_quic_space {
 
 /* RFC 9002 Appendix A.2 kPacketThreshold. */
 #define ZTTP_QUIC_PACKET_THRESHOLD 3
+/* RFC 9002 §6.1.1 lets the packet threshold adapt to the reordering seen:
+ * a packet declared lost and then acknowledged (a spurious loss) raises it
+ * to the reordering distance observed, up to this. */
+#define ZTTP_QUIC_MAX_PACKET_THRESHOLD 32
+/* Packet numbers declared lost remembered per space to spot spurious
+ * losses. */
+#define ZTTP_QUIC_RECOVERY_LOST_RING 16
 /* RFC 9002 §7.6.1 kPersistentCongestionThreshold. */
 #define ZTTP_QUIC_PERSISTENT_CONGESTION_THRESHOLD 3
 /* How many skipped packet numbers (RFC 9000 §21.4) each space remembers;
@@ -93,6 +100,10 @@ typedef struct zttp_quic_rec_space {
   zttp_tstamp last_ack_eliciting; /* time_of_last_ack_eliciting_packet */
   uint64_t skipped[ZTTP_QUIC_RECOVERY_MAX_SKIPPED];
   size_t num_skipped;
+  /* The latest packet numbers declared lost (a ring). */
+  uint64_t lost[ZTTP_QUIC_RECOVERY_LOST_RING];
+  size_t lost_next;
+  size_t num_lost;
   uint8_t discarded;
 } zttp_quic_rec_space;
 
@@ -106,6 +117,9 @@ typedef struct zttp_quic_recovery {
   zttp_tstamp timer;      /* loss_detection_timer; ZTTP_TSTAMP_NEVER: off */
   uint32_t pto_count;
   uint32_t probes[ZTTP_QUIC_NUM_SPACES]; /* probe packets still owed */
+  /* kPacketThreshold, adapted (ZTTP_QUIC_MAX_PACKET_THRESHOLD). */
+  uint64_t pkt_threshold;
+  uint64_t spurious_losses; /* lost packets acknowledged later */
   uint8_t is_server;
   uint8_t handshake_confirmed;   /* RFC 9001 §4.1.2 */
   uint8_t has_handshake_keys;    /* client: Handshake keys installed */

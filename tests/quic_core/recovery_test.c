@@ -173,6 +173,45 @@ static void test_packet_threshold(void **state) {
   zttp_quic_recovery_free(&rec);
 }
 
+/* RFC 9002 §6.1.1: a packet declared lost and then acknowledged was only
+ * reordered; the packet threshold grows to the distance seen (capped), so
+ * that the same reordering is not loss again. */
+static void test_spurious_loss(void **state) {
+  (void)state;
+  zttp_quic_recovery rec;
+  server_confirmed(&rec);
+  for (uint64_t pn = 1; pn <= 8; pn++) {
+    send_pkt(&rec, APP, pn, 1200, AE, T0 + pn * MS);
+  }
+  /* 1 is 5 behind 6: lost by the threshold of 3. */
+  assert_int_equal(ack(&rec, APP, 2, 6, 0, T0 + 60 * MS), 0);
+  assert_string_equal(drain(&rec), "L1 A2 A3 A4 A5 A6");
+  assert_int_equal(rec.pkt_threshold, ZTTP_QUIC_PACKET_THRESHOLD);
+  /* It arrives late: spurious; the threshold becomes 8 - 1 + 1. */
+  assert_int_equal(ack2(&rec, APP, 7, 8, 1, 1, 0, T0 + 61 * MS), 0);
+  assert_string_equal(drain(&rec), "A7 A8");
+  assert_int_equal(rec.spurious_losses, 1);
+  assert_int_equal(rec.pkt_threshold, 8);
+  /* The same ACK again counts nothing more. */
+  assert_int_equal(ack2(&rec, APP, 7, 8, 1, 1, 0, T0 + 62 * MS), 0);
+  assert_int_equal(rec.spurious_losses, 1);
+  /* Now a packet 5 behind is not lost by count (only by time). */
+  for (uint64_t pn = 9; pn <= 15; pn++) {
+    send_pkt(&rec, APP, pn, 1200, AE, T0 + 62 * MS + pn * US);
+  }
+  assert_int_equal(ack(&rec, APP, 10, 14, 0, T0 + 63 * MS), 0);
+  assert_string_equal(drain(&rec), "A10 A11 A12 A13 A14");
+  /* The cap. */
+  rec.sp[APP].lost[0] = 9;
+  rec.sp[APP].num_lost = 1;
+  for (uint64_t pn = 16; pn <= 60; pn++) {
+    send_pkt(&rec, APP, pn, 100, AE, T0 + 64 * MS);
+  }
+  assert_int_equal(ack2(&rec, APP, 60, 60, 9, 9, 0, T0 + 65 * MS), 0);
+  assert_int_equal(rec.pkt_threshold, ZTTP_QUIC_MAX_PACKET_THRESHOLD);
+  zttp_quic_recovery_free(&rec);
+}
+
 static void test_time_threshold(void **state) {
   (void)state;
   zttp_quic_recovery rec;
@@ -861,6 +900,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rtt_samples),
       cmocka_unit_test(test_packet_threshold),
+      cmocka_unit_test(test_spurious_loss),
       cmocka_unit_test(test_time_threshold),
       cmocka_unit_test(test_pto),
       cmocka_unit_test(test_pto_handshake_rules),
