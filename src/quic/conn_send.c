@@ -34,6 +34,9 @@ typedef struct pkt_build {
   int ack_eliciting;
   int padded;
   int has_ack;
+  /* No recovery record (the space holds max_sent_packets unresolved):
+   * only an ACK or a CONNECTION_CLOSE, neither ack-eliciting. */
+  int untracked;
 } pkt_build;
 
 static int32_t pk_alloc(zttp_quic_conn *qc, uint32_t *out) {
@@ -70,13 +73,16 @@ static int32_t pk_alloc(zttp_quic_conn *qc, uint32_t *out) {
 }
 
 static void pk_release(zttp_quic_conn *qc, uint32_t i) {
+  if (i == QC_PK_NONE) {
+    return;
+  }
   qc->pk[i].num = 0;
   qc->pk[i].next_free = qc->pk_free;
   qc->pk_free = i;
 }
 
 static int pk_room(const zttp_quic_conn *qc, const pkt_build *pb) {
-  return qc->pk[pb->pk].num < QC_MAX_FRAMES_PER_PKT;
+  return pb->pk != QC_PK_NONE && qc->pk[pb->pk].num < QC_MAX_FRAMES_PER_PKT;
 }
 
 static void pk_add(zttp_quic_conn *qc, pkt_build *pb, uint8_t kind, uint64_t id,
@@ -414,10 +420,15 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
   if (rv == ZTTP_ERR_NOMEM) {
     return rv;
   }
-  if (rv != 0) {
+  /* At the record cap, ACKs and CONNECTION_CLOSE still go, untracked:
+   * otherwise a peer that stops acknowledging would also stop hearing our
+   * ACKs, and a due ACK timer would never clear. */
+  int untracked = rv == ZTTP_ERR_BUFFER_FULL;
+  if (rv != 0 && !untracked) {
     return 0;
   }
-  if (space == ZTTP_QUIC_SPACE_APP && qc->next_pn[space] >= qc->next_skip) {
+  if (!untracked && space == ZTTP_QUIC_SPACE_APP &&
+      qc->next_pn[space] >= qc->next_skip) {
     /* RFC 9000 §21.4: a packet number never sent; an ACK of it is a
      * PROTOCOL_VIOLATION (quic/recovery.h). */
     if (zttp_quic_recovery_skip_pn(&qc->rec, space, qc->next_pn[space]) == 0) {
@@ -429,6 +440,8 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
   memset(pb, 0, sizeof(*pb));
   pb->space = space;
   pb->start = off;
+  pb->untracked = untracked;
+  pb->pk = QC_PK_NONE;
   pb->pn = qc->next_pn[space];
   pb->pn_len = zttp_quic_pn_encode_len(pb->pn, qc->rec.sp[space].largest_acked);
   uint8_t *p = dgram + off;
@@ -461,6 +474,9 @@ static int32_t begin_packet(zttp_quic_conn *qc, uint8_t *dgram, size_t off,
   pb->payload_cap = cap - pb->hdr_len;
   if (pb->is_long && pb->payload_cap > 16000) {
     pb->payload_cap = 16000; /* the 2-byte Length field */
+  }
+  if (untracked) {
+    return 1;
   }
   rv = pk_alloc(qc, &pb->pk);
   if (rv == ZTTP_ERR_NOMEM) {
@@ -500,8 +516,12 @@ static size_t finish_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   } else if (pb->padded) {
     flags = ZTTP_QUIC_SENT_IN_FLIGHT;
   }
-  (void)zttp_quic_recovery_on_packet_sent(&qc->rec, pb->space, pb->pn,
-                                          (uint32_t)len, flags, pb->pk, now);
+  if (pb->untracked) {
+    zttp_quic_recovery_on_untracked_sent(&qc->rec, pb->space, pb->pn);
+  } else {
+    (void)zttp_quic_recovery_on_packet_sent(&qc->rec, pb->space, pb->pn,
+                                            (uint32_t)len, flags, pb->pk, now);
+  }
   qc->next_pn[pb->space]++;
   if (pb->has_ack) {
     zttp_quic_acks_on_sent(&qc->acks, pb->space);
@@ -528,7 +548,7 @@ static int fill_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   /* The ACK frame first, so that it always fits (RFC 9000 §13.2). */
   int ack_due = zttp_quic_acks_due(&qc->acks, space, now);
   int ack_pending = zttp_quic_acks_pending(&qc->acks, space);
-  if ((ack_due || ack_pending) && pk_room(qc, pb)) {
+  if ((ack_due || ack_pending) && (pk_room(qc, pb) || pb->untracked)) {
     zttp_quic_ack_range ranges[QC_MAX_ACK_FRAME_RANGES];
     zttp_quic_frame f;
     if (zttp_quic_acks_write(&qc->acks, &f, ranges, QC_MAX_ACK_FRAME_RANGES,
@@ -539,7 +559,9 @@ static int fill_packet(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
       if (n > 0) {
         pb->payload_len = n;
         pb->has_ack = 1;
-        pk_add(qc, pb, QF_ACK, f.u.ack.ranges[0].largest, 0, 0, 0);
+        if (!pb->untracked) {
+          pk_add(qc, pb, QF_ACK, f.u.ack.ranges[0].largest, 0, 0, 0);
+        }
       }
     }
   }
@@ -721,6 +743,9 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
           pb->payload_cap = fit;
         }
         may_elicit = 1;
+      }
+      if (pb->untracked) {
+        may_elicit = 0; /* an ACK only */
       }
       if (!fill_packet(qc, buf, pb, num > 0, may_elicit, now)) {
         pk_release(qc, pb->pk);

@@ -370,6 +370,18 @@ int32_t zttp_quic_recovery_on_packet_sent(zttp_quic_recovery *rec,
   return 0;
 }
 
+void zttp_quic_recovery_on_untracked_sent(zttp_quic_recovery *rec,
+                                          uint32_t space, uint64_t pn) {
+  if (space >= ZTTP_QUIC_NUM_SPACES) {
+    return;
+  }
+  zttp_quic_rec_space *s = &rec->sp[space];
+  if (pn <= ZTTP_QUIC_MAX_PN &&
+      (s->largest_sent == ZTTP_QUIC_PN_NONE || pn > s->largest_sent)) {
+    s->largest_sent = pn;
+  }
+}
+
 int32_t zttp_quic_recovery_skip_pn(zttp_quic_recovery *rec, uint32_t space,
                                    uint64_t pn) {
   if (space >= ZTTP_QUIC_NUM_SPACES) {

@@ -202,6 +202,13 @@ int32_t zttp_quic_recovery_on_packet_sent(zttp_quic_recovery *rec,
                                           uint32_t size, uint32_t flags,
                                           uint64_t token, zttp_tstamp now);
 
+/* zttp_quic_recovery_on_untracked_sent notes packet |pn| of |space| sent
+ * without a record (an ACK-only or CONNECTION_CLOSE packet at the record
+ * cap): neither ack-eliciting nor in flight, it only moves the largest
+ * packet number sent, so that the peer may acknowledge it. */
+void zttp_quic_recovery_on_untracked_sent(zttp_quic_recovery *rec,
+                                          uint32_t space, uint64_t pn);
+
 /* zttp_quic_recovery_skip_pn records that packet number |pn| of |space|
  * will never be sent (RFC 9000 §21.4): an ACK covering it is a
  * PROTOCOL_VIOLATION. The next packet sent must use a higher number. The

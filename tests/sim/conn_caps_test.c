@@ -249,11 +249,53 @@ static void test_prehandshake_memory(void **state) {
   assert_int_equal(c.fa.live_allocs, 0);
 }
 
+/* ---- the sent-packet record cap -----------------------------------------
+ */
+
+/* A server whose max_sent_packets records are all unresolved (the client
+ * hears nothing of them) still acknowledges what the client sends: ACK-only
+ * packets go untracked at the cap. Found by the quic_server fuzzer: the
+ * ACK timer stayed due forever. */
+static void test_ack_at_record_cap(void **state) {
+  (void)state;
+  sim sm;
+  assert_int_equal(sim_init(&sm, ZTTP_TLS_NULL, ZTTP_TEST_PKI, 43, 10, 0, NULL),
+                   0);
+  sm.settings.max_sent_packets = 16; /* the server's */
+  assert_int_equal(sim_run(&sm, confirmed, NULL, 10 * SEC), 1);
+  zttp_quic_conn *c = sm.conn[SIM_CLIENT];
+  zttp_quic_conn *s = sm.conn[SIM_SERVER];
+  /* The server sends into a dead link until its records run out. */
+  sm.link[SIM_SERVER].down_from = sm.now;
+  sm.link[SIM_SERVER].down_until = sm.now + 3600 * SEC;
+  int64_t id = zttp_quic_conn_open_stream(s, 0);
+  assert_true(id >= 0);
+  static uint8_t body[32768];
+  assert_true(
+      zttp_quic_conn_stream_write(s, (uint64_t)id, body, sizeof(body), 0) > 0);
+  zttp_tstamp end = sm.now + 2 * SEC;
+  assert_true(sim_run(&sm, until_time, &end, 3 * SEC) >= 0);
+  assert_int_equal(s->rec.sp[ZTTP_QUIC_SPACE_APP].num, 16);
+  /* The client speaks; the server, at its cap, still acknowledges. */
+  sm.link[SIM_SERVER].down_until = sm.now;
+  uint64_t acks = zttp_quic_conn_get_stats(s)->acks_sent;
+  int64_t cid = zttp_quic_conn_open_stream(c, 1);
+  assert_true(cid >= 0);
+  assert_int_equal(zttp_quic_conn_stream_write(c, (uint64_t)cid, body, 10, 1),
+                   10);
+  end = sm.now + 100 * MS;
+  assert_true(sim_run(&sm, until_time, &end, SEC) >= 0);
+  assert_true(zttp_quic_conn_get_stats(s)->acks_sent > acks);
+  assert_true(zttp_quic_conn_next_timeout(s) > sm.now);
+  sim_free(&sm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_churn),
       cmocka_unit_test(test_path_challenge_flood),
       cmocka_unit_test(test_prehandshake_memory),
+      cmocka_unit_test(test_ack_at_record_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
