@@ -40,12 +40,15 @@ static const limit_info limit_table[ZTTP_LIMIT_COUNT] = {
     [ZTTP_LIMIT_GLITCH_BURST] = {1000, 1, 1000000000},
     [ZTTP_LIMIT_GLITCH_RATE] = {100, 1, 1000000000},
     [ZTTP_LIMIT_H2_MAX_QUEUED_CONTROL] = {1000, 1, 100000},
+    [ZTTP_LIMIT_QPACK_BLOCKED_STREAMS] = {16, 0, 65535},
+    [ZTTP_LIMIT_IDLE_TIMEOUT] = {30000, 0, 86400000},
 };
 
 /* Every enum zttp_option: its largest value (all default to 0). */
 static const uint64_t option_max[ZTTP_OPTION_COUNT] = {
     [ZTTP_OPT_ENABLE_CONNECT_PROTOCOL] = 1,
     [ZTTP_OPT_TLS] = 1,
+    [ZTTP_OPT_H3_DATAGRAM] = 1,
 };
 
 /* Every enum zttp_lenient bit: the bits are contiguous from bit 0, and
@@ -442,6 +445,8 @@ static const zttp_engine_vtbl *engine_for(uint32_t protocol) {
     return &zttp_h1_engine;
   case ZTTP_HTTP2:
     return &zttp_h2_engine;
+  case ZTTP_HTTP3:
+    return &zttp_h3_engine;
   default:
     return NULL;
   }
@@ -487,7 +492,9 @@ int32_t zttp_conn_new(zttp_conn **out, const zttp_config *cfg, uint32_t role,
   conn->settings = settings;
   conn->role = role;
   conn->err_stream = -1;
+  conn->init_cfg = cfg;
   int32_t rv = vt->init(conn);
+  conn->init_cfg = NULL;
   if (rv != 0) {
     zttp_mem_free(mem, conn);
     return rv;
@@ -749,6 +756,13 @@ int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
   *segment_size = 0;
+  if (conn->fatal != 0 && conn->vt->write_datagram != NULL) {
+    /* Like pending output on a byte stream: the CONNECTION_CLOSE the
+     * protocol owes the peer stays writable after a fatal error. */
+    int64_t n =
+        conn->vt->write_datagram(conn, path, segment_size, buf, buflen, now);
+    return n > 0 ? n : conn->fatal;
+  }
   ENTER(conn);
   if (conn->vt->write_datagram == NULL) {
     return invalid_state(conn, "write_datagram");
@@ -758,7 +772,8 @@ int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
 }
 
 zttp_tstamp zttp_conn_next_timeout(const zttp_conn *conn) {
-  if (conn == NULL || conn->fatal != 0 || conn->vt->next_timeout == NULL) {
+  if (conn == NULL || conn->vt->next_timeout == NULL ||
+      (conn->fatal != 0 && conn->vt->write_datagram == NULL)) {
     return ZTTP_TSTAMP_NEVER;
   }
   return conn->vt->next_timeout(conn);
@@ -767,6 +782,12 @@ zttp_tstamp zttp_conn_next_timeout(const zttp_conn *conn) {
 int32_t zttp_conn_handle_timeout(zttp_conn *conn, zttp_tstamp now) {
   if (conn == NULL) {
     return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  if (conn->fatal != 0 && conn->vt->handle_timeout != NULL &&
+      conn->vt->write_datagram != NULL) {
+    /* HTTP/3: the closing period still runs (RFC 9000 §10.2). */
+    conn->vt->handle_timeout(conn, now);
+    return conn->fatal;
   }
   ENTER(conn);
   if (conn->vt->handle_timeout == NULL) {
@@ -834,6 +855,19 @@ int32_t zttp_conn_new_h2c_upgrade(zttp_conn **out, const zttp_config *cfg,
   }
   *out = conn;
   return 0;
+}
+
+int32_t zttp_conn_send_datagram(zttp_conn *conn, int64_t stream_id,
+                                const uint8_t *data, size_t len) {
+  if (conn == NULL || stream_id < 0 || (data == NULL && len != 0)) {
+    return ZTTP_ERR_INVALID_ARGUMENT;
+  }
+  ENTER(conn);
+  if (conn->vt->send_datagram == NULL) {
+    return invalid_state(conn, "send_datagram");
+  }
+  return (int32_t)leave(conn,
+                        conn->vt->send_datagram(conn, stream_id, data, len));
 }
 
 int32_t zttp_conn_last_error(const zttp_conn *conn, const char **message,

@@ -10,10 +10,10 @@
 #include "crypto/tls.h"
 
 /* Number of enum zttp_limit ids + 1 (index 0 is unused). */
-#define ZTTP_LIMIT_COUNT 22
+#define ZTTP_LIMIT_COUNT 24
 
 /* Number of enum zttp_option ids + 1 (index 0 is unused). */
-#define ZTTP_OPTION_COUNT 3
+#define ZTTP_OPTION_COUNT 4
 
 /* zttp_settings is the part of a zttp_config a connection copies. */
 typedef struct zttp_settings {
@@ -114,6 +114,9 @@ typedef struct zttp_engine_vtbl {
   int32_t (*ping)(zttp_conn *conn, const uint8_t *opaque);
   int32_t (*set_priority)(zttp_conn *conn, int64_t stream_id, uint32_t urgency,
                           uint32_t incremental);
+  /* HTTP/3 only (RFC 9297): one HTTP datagram on a request stream. */
+  int32_t (*send_datagram)(zttp_conn *conn, int64_t stream_id,
+                           const uint8_t *data, size_t len);
 } zttp_engine_vtbl;
 
 #define ZTTP_ERRMSG_MAX 160
@@ -136,6 +139,10 @@ struct zttp_conn {
   zttp_tstamp now;
   /* Engine state, owned by vt. */
   void *engine;
+  /* The config zttp_conn_new() was given (NULL: defaults), for vt->init
+   * only (HTTP/3 takes its TLS context and server name from it); NULL
+   * afterwards. */
+  const zttp_config *init_cfg;
 };
 
 /* zttp_conn_error records |err| (a ZTTP_ERR_*) with a printf-style detail,
@@ -149,5 +156,6 @@ int32_t zttp_conn_error(zttp_conn *conn, int32_t err, uint64_t wire_code,
 
 extern const zttp_engine_vtbl zttp_h1_engine;
 extern const zttp_engine_vtbl zttp_h2_engine;
+extern const zttp_engine_vtbl zttp_h3_engine;
 
 #endif

@@ -325,7 +325,15 @@ enum zttp_limit {
    * acknowledgements, RST_STREAM, 431 responses) since our output was last
    * drained; more is ENHANCE_YOUR_CALM, so a peer that never reads cannot
    * grow our output (CVE-2019-9512, -9515). Default 1000, at most 100000. */
-  ZTTP_LIMIT_H2_MAX_QUEUED_CONTROL = 21
+  ZTTP_LIMIT_H2_MAX_QUEUED_CONTROL = 21,
+  /** HTTP/3: header sections that may wait for QPACK encoder-stream inserts
+   * at once, advertised as SETTINGS_QPACK_BLOCKED_STREAMS (RFC 9204 §2.1.2);
+   * one more is QPACK_DECOMPRESSION_FAILED. 0..65535, default 16. */
+  ZTTP_LIMIT_QPACK_BLOCKED_STREAMS = 22,
+  /** HTTP/3: the QUIC idle timeout in milliseconds, advertised as
+   * max_idle_timeout (RFC 9000 §10.1); 0 means none. At most 86400000,
+   * default 30000. */
+  ZTTP_LIMIT_IDLE_TIMEOUT = 23
 };
 
 /**
@@ -341,7 +349,12 @@ enum zttp_option {
   /** 1: the byte stream runs over TLS, so an HTTP/2 client sends
    * :scheme https unless the request names one (0: http). Servers report
    * the :scheme they receive and ignore this option. Default 0. */
-  ZTTP_OPT_TLS = 2
+  ZTTP_OPT_TLS = 2,
+  /** 1: an HTTP/3 connection advertises SETTINGS_H3_DATAGRAM and QUIC
+   * max_datagram_frame_size (RFC 9297, RFC 9221): HTTP datagrams arrive as
+   * ZTTP_EVENT_DATAGRAM and zttp_conn_send_datagram() sends them once the
+   * peer enabled them too. Default 0. */
+  ZTTP_OPT_H3_DATAGRAM = 3
 };
 
 /**
@@ -403,7 +416,8 @@ ZTTP_EXTERN void zttp_config_free(zttp_config *cfg);
 /**
  * zttp_config_set_limit sets limit |id| (enum zttp_limit) to |value|.
  * Returns 0, or ZTTP_ERR_INVALID_ARGUMENT for an unknown id or a value
- * outside the limit's documented range (only the table sizes may be 0;
+ * outside the limit's documented range (only the table sizes,
+ * ZTTP_LIMIT_QPACK_BLOCKED_STREAMS and ZTTP_LIMIT_IDLE_TIMEOUT may be 0;
  * sizes are capped at 2^31). Combinations are checked by zttp_conn_new().
  * @since 0.1.0
  */
@@ -559,8 +573,12 @@ typedef struct zttp_conn zttp_conn;
 /**
  * zttp_conn_new creates a connection in |role| (enum zttp_role) running
  * |protocol| (enum zttp_protocol) with a copy of |cfg| (NULL: defaults)
- * into |*out|. Returns 0, ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_NOMEM, or
- * ZTTP_ERR_UNSUPPORTED for a protocol this build does not implement yet.
+ * into |*out|. HTTP/3: a client starts its QUIC connection at once (server
+ * name, ALPN and verification from |cfg|); a server starts it with the
+ * first client Initial given to zttp_conn_receive_datagram(). Returns 0,
+ * ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_NOMEM, ZTTP_ERR_TLS_CONFIG (HTTP/3:
+ * the TLS settings cannot make a context) or ZTTP_ERR_UNSUPPORTED for a
+ * protocol this build does not implement yet.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_new(zttp_conn **out, const zttp_config *cfg,
@@ -590,8 +608,11 @@ ZTTP_EXTERN int64_t zttp_conn_receive_data(zttp_conn *conn, const uint8_t *data,
 
 /**
  * zttp_conn_receive_datagram hands one UDP payload received on |path| at
- * |now| to an HTTP/3 connection. Returns 0, ZTTP_ERR_INVALID_STATE (HTTP/1.1,
- * HTTP/2), ZTTP_ERR_UNSUPPORTED (until HTTP/3 lands) or a fatal error.
+ * |now| to an HTTP/3 connection. A server's first datagram must carry a
+ * client Initial (QUIC v1) of at least 1200 bytes; anything else before it
+ * is dropped (0). Returns 0, ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2) or a
+ * fatal error (the peer broke QUIC or HTTP/3; the CONNECTION_CLOSE goes out
+ * with zttp_conn_write_datagram()).
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
@@ -745,7 +766,10 @@ typedef struct zttp_reset_event {
 } zttp_reset_event;
 
 /** zttp_goaway_event: the last stream the peer will process, its error
- * code and debug data. @since 0.1.0 */
+ * code and debug data. HTTP/3 (RFC 9114 §5.2): last_stream_id is the
+ * GOAWAY's id, the first request stream (from a server) or push id (from a
+ * client) the peer will not process; error_code is H3_NO_ERROR.
+ * @since 0.1.0 */
 typedef struct zttp_goaway_event {
   int64_t last_stream_id;
   uint64_t error_code;
@@ -941,7 +965,10 @@ ZTTP_EXTERN int32_t zttp_conn_reset_stream(zttp_conn *conn, int64_t stream_id,
 
 /**
  * zttp_conn_close starts closing the connection with the wire |error_code|
- * (HTTP/2 GOAWAY, QUIC CONNECTION_CLOSE; HTTP/1.1 ignores it). With
+ * (HTTP/2 GOAWAY, QUIC CONNECTION_CLOSE; HTTP/1.1 ignores it; on HTTP/3
+ * 0 means H3_NO_ERROR, 0x100, and a graceful close sends GOAWAY (RFC 9114
+ * §5.2) and closes with H3_NO_ERROR once the streams below it finished).
+ * With
  * ZTTP_CLOSE_FLAG_GRACEFUL, messages in progress finish first (HTTP/1.1: the
  * response in progress gets Connection: close and no further request is
  * read); without it, unsent output is dropped at once. Close the transport
@@ -957,7 +984,8 @@ ZTTP_EXTERN int32_t zttp_conn_close(zttp_conn *conn, uint64_t error_code,
  * transport once zttp_conn_pending() is 0 (HTTP/1.1: Connection: close, an
  * HTTP/1.0 exchange without keep-alive, a close-delimited body; HTTP/2: an
  * immediate zttp_conn_close(), a final GOAWAY sent or received with no
- * stream left open; both: EOF from the peer, a fatal error), else 0.
+ * stream left open; both: EOF from the peer, a fatal error; HTTP/3: the QUIC
+ * closing or draining period ended), else 0.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_should_close(const zttp_conn *conn);
@@ -1011,8 +1039,10 @@ ZTTP_EXTERN int32_t zttp_conn_consume(zttp_conn *conn, size_t len);
  * connection into |buf| (|buflen| bytes) at |now|: one datagram, or several
  * of |*segment_size| bytes each (the last may be shorter) for GSO, to send on
  * |*path|. Returns the bytes written (0: nothing to send),
- * ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2) or ZTTP_ERR_UNSUPPORTED (until
- * HTTP/3 lands).
+ * ZTTP_ERR_INVALID_ARGUMENT (|buflen| under 1200) or ZTTP_ERR_INVALID_STATE
+ * (HTTP/1.1, HTTP/2). After a fatal error it still writes the
+ * CONNECTION_CLOSE the protocol owes the peer (and returns the error once
+ * nothing is left), as zttp_conn_pending() does on a byte stream.
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,
@@ -1102,6 +1132,148 @@ ZTTP_EXTERN int32_t zttp_conn_last_error(const zttp_conn *conn,
                                          const char **message,
                                          uint64_t *wire_error_code,
                                          int64_t *stream_id);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP/3 server endpoint                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * zttp_endpoint is the stateless side of an HTTP/3 server on one UDP
+ * socket: it routes each datagram to its connection by Destination
+ * Connection ID (RFC 9000 §5.2), following every connection ID the
+ * connections issue and retire; creates a connection for a new client
+ * (after a Retry with ZTTP_ENDPOINT_RETRY, RFC 9000 §8.1.2); answers what
+ * belongs to no connection without creating one: Version Negotiation for
+ * unknown versions (§6), a Stateless Reset for unknown short headers
+ * (§10.3), nothing for the rest. Sans-IO like a zttp_conn; not thread-safe.
+ * @since 0.1.0
+ */
+typedef struct zttp_endpoint zttp_endpoint;
+
+/** ZTTP_ENDPOINT_RETRY, a flag of zttp_endpoint_new(): validate every new
+ * client's address with a Retry first (RFC 9000 §8.1.2). @since 0.1.0 */
+#define ZTTP_ENDPOINT_RETRY 0x1u
+
+/** What zttp_endpoint_receive() did with a datagram. @since 0.1.0 */
+enum zttp_endpoint_result {
+  /** Nothing to do: not for us, malformed, or refused. */
+  ZTTP_ENDPOINT_DROP = 0,
+  /** It went to the existing connection *conn. */
+  ZTTP_ENDPOINT_CONN = 1,
+  /** A new connection *conn was created for it and took it: the caller now
+   * owns *conn (drive it, then zttp_endpoint_remove() and zttp_conn_free()
+   * it). */
+  ZTTP_ENDPOINT_NEW_CONN = 2,
+  /** Send the |*reply_len| bytes written to |reply| back to the datagram's
+   * sender (a Version Negotiation, Retry or Stateless Reset packet). */
+  ZTTP_ENDPOINT_REPLY = 3
+};
+
+/** zttp_endpoint_stats counts what an endpoint did. @since 0.1.0 */
+typedef struct zttp_endpoint_stats {
+  uint64_t routed;     /* datagrams handed to an existing connection */
+  uint64_t accepted;   /* connections created */
+  uint64_t refused;    /* new clients dropped at the connection cap */
+  uint64_t retries;    /* Retry packets sent */
+  uint64_t bad_tokens; /* Initials with an invalid or expired Retry token */
+  uint64_t version_negotiations;
+  uint64_t stateless_resets;
+  uint64_t dropped;
+} zttp_endpoint_stats;
+
+/**
+ * zttp_endpoint_new creates an endpoint into |*out| whose connections are
+ * made from |cfg| (kept, not copied: it must outlive the endpoint), with at
+ * most |max_connections| at once (a new client beyond them is dropped) and
+ * |flags| (ZTTP_ENDPOINT_RETRY). Its Retry-token and Stateless-Reset keys
+ * are random; zttp_endpoint_set_keys() shares them between processes.
+ * Returns 0, ZTTP_ERR_INVALID_ARGUMENT, ZTTP_ERR_INVALID_STATE (no random
+ * source) or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_endpoint_new(zttp_endpoint **out,
+                                      const zttp_config *cfg,
+                                      size_t max_connections, uint32_t flags);
+
+/**
+ * zttp_endpoint_free frees |ep| (not its connections: free those first or
+ * after, they do not refer to it). NULL is a no-op.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN void zttp_endpoint_free(zttp_endpoint *ep);
+
+/**
+ * zttp_endpoint_set_keys sets the 32-byte keys (copied) that authenticate
+ * Retry tokens (|token_key|) and derive Stateless Reset tokens
+ * (|reset_key|, RFC 9000 §10.3.2), so that several processes serving one
+ * address recognise each other's tokens. Only before the first connection.
+ * Returns 0, ZTTP_ERR_INVALID_ARGUMENT or ZTTP_ERR_INVALID_STATE.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_endpoint_set_keys(zttp_endpoint *ep,
+                                           const uint8_t *token_key,
+                                           const uint8_t *reset_key);
+
+/**
+ * zttp_endpoint_receive takes one UDP payload (|len| bytes at |data|,
+ * borrowed) received on |path| at |now| and routes it: to the connection
+ * whose connection ID it names (zttp_conn_receive_datagram() is called;
+ * the connection reports its own errors through its calls), to a new
+ * connection for a client's first Initial, or to a stateless reply written
+ * into |reply| (|reply_cap| bytes; 1200 is always enough) with its length
+ * in |*reply_len|. |*conn| is the connection concerned, or NULL. Returns an
+ * enum zttp_endpoint_result, or ZTTP_ERR_INVALID_ARGUMENT,
+ * ZTTP_ERR_BUFFER_FULL (|reply_cap| too small), ZTTP_ERR_NOMEM, or an error
+ * of zttp_conn_new() (a TLS configuration error, say).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_endpoint_receive(zttp_endpoint *ep, zttp_conn **conn,
+                                          uint8_t *reply, size_t reply_cap,
+                                          size_t *reply_len,
+                                          const uint8_t *data, size_t len,
+                                          const zttp_path *path,
+                                          zttp_tstamp now);
+
+/**
+ * zttp_endpoint_update brings the routes of |conn| (one of |ep|'s) in step
+ * with its connection IDs. zttp_endpoint_receive() does it for the
+ * connection it delivers to; call it after zttp_conn_handle_timeout() and
+ * the send calls on a connection. Returns 0 or ZTTP_ERR_INVALID_ARGUMENT
+ * (not one of |ep|'s).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_endpoint_update(zttp_endpoint *ep, zttp_conn *conn);
+
+/**
+ * zttp_endpoint_remove forgets |conn| (call it before zttp_conn_free()):
+ * datagrams for its connection IDs are answered with a Stateless Reset from
+ * then on. Returns 0 or ZTTP_ERR_INVALID_ARGUMENT (not one of |ep|'s).
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_endpoint_remove(zttp_endpoint *ep, zttp_conn *conn);
+
+/** zttp_endpoint_num_connections returns how many connections |ep| routes.
+ * @since 0.1.0 */
+ZTTP_EXTERN size_t zttp_endpoint_num_connections(const zttp_endpoint *ep);
+
+/** zttp_endpoint_get_stats returns |ep|'s counters (valid until
+ * zttp_endpoint_free()). @since 0.1.0 */
+ZTTP_EXTERN const zttp_endpoint_stats *
+zttp_endpoint_get_stats(const zttp_endpoint *ep);
+
+/**
+ * zttp_conn_send_datagram queues one HTTP datagram (RFC 9297) of |len|
+ * bytes (copied) for request stream |stream_id| of an HTTP/3 connection,
+ * sent unreliably in a QUIC DATAGRAM frame (RFC 9221). Both sides must have
+ * enabled ZTTP_OPT_H3_DATAGRAM. Returns 0, ZTTP_ERR_INVALID_STATE (not
+ * HTTP/3, datagrams not enabled by both sides, handshake not complete),
+ * ZTTP_ERR_INVALID_ARGUMENT (larger than a packet takes), ZTTP_ERR_BUFFER_FULL
+ * (the datagram queue is full), ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_CLOSED
+ * or ZTTP_ERR_NOMEM.
+ * @since 0.1.0
+ */
+ZTTP_EXTERN int32_t zttp_conn_send_datagram(zttp_conn *conn, int64_t stream_id,
+                                            const uint8_t *data, size_t len);
 
 #ifdef __cplusplus
 }

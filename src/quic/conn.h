@@ -390,6 +390,21 @@ int64_t zttp_quic_conn_stream_peek(zttp_quic_conn *qc, uint64_t id,
 int32_t zttp_quic_conn_stream_consume(zttp_quic_conn *qc, uint64_t id,
                                       size_t n);
 
+/* zttp_quic_conn_stream_room returns how many bytes
+ * zttp_quic_conn_stream_write() takes on |id| now (its send buffer's free
+ * room), 0 for a stream that cannot take any (unknown, no send side,
+ * finished or reset). @since 0.1 */
+size_t zttp_quic_conn_stream_room(const zttp_quic_conn *qc, uint64_t id);
+
+/* zttp_quic_conn_stream_unacked returns how many bytes written on |id| the
+ * peer has not acknowledged yet (0 for an unknown stream). @since 0.1 */
+uint64_t zttp_quic_conn_stream_unacked(const zttp_quic_conn *qc, uint64_t id);
+
+/* zttp_quic_conn_num_streams returns how many streams |qc| still holds,
+ * bidirectional ones when |bidi|, else unidirectional ones (a stream goes
+ * once read to its end, sent and acknowledged, or reset). @since 0.1 */
+size_t zttp_quic_conn_num_streams(const zttp_quic_conn *qc, int bidi);
+
 /* RFC 9218 §4.1 urgency: 0 (most urgent) to 7; new streams get 3. */
 #define ZTTP_QUIC_DEFAULT_URGENCY 3
 #define ZTTP_QUIC_MAX_URGENCY 7

@@ -350,6 +350,28 @@ int32_t zttp_quic_conn_stream_credit(zttp_quic_conn *qc, uint64_t id,
   return 0;
 }
 
+size_t zttp_quic_conn_stream_room(const zttp_quic_conn *qc, uint64_t id) {
+  const qc_stream *st = qc_stream_find(qc, id);
+  if (st == NULL || !st->has_send || st->send_reset || st->sb.fin ||
+      qc->state != QC_OPEN) {
+    return 0;
+  }
+  return zttp_quic_sendbuf_room(&st->sb);
+}
+
+uint64_t zttp_quic_conn_stream_unacked(const zttp_quic_conn *qc, uint64_t id) {
+  const qc_stream *st = qc_stream_find(qc, id);
+  return st != NULL && st->has_send ? st->sb.written - st->sb.base : 0;
+}
+
+size_t zttp_quic_conn_num_streams(const zttp_quic_conn *qc, int bidi) {
+  size_t n = 0;
+  for (size_t i = 0; i < qc->num_streams; i++) {
+    n += qc_stream_is_uni(qc->streams[i]->id) != (bidi != 0);
+  }
+  return n;
+}
+
 int32_t zttp_quic_conn_stream_set_priority(zttp_quic_conn *qc, uint64_t id,
                                            uint32_t urgency,
                                            uint32_t incremental) {

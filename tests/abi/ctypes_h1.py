@@ -162,6 +162,13 @@ class ZttpEventUnion(c.Union):
                 ("reserved", u64 * 32)]
 
 
+class ZttpEndpointStats(c.Structure):
+    _fields_ = [("routed", u64), ("accepted", u64), ("refused", u64),
+                ("retries", u64), ("bad_tokens", u64),
+                ("version_negotiations", u64), ("stateless_resets", u64),
+                ("dropped", u64)]
+
+
 class ZttpEvent(c.Structure):
     _fields_ = [("kind", u32), ("flags", u32), ("stream_id", i64),
                 ("u", ZttpEventUnion)]
@@ -203,7 +210,7 @@ X86_64_SIZES = {
 # --------------------------------------------------------------------------
 # Functions: (restype, argtypes) for every ZTTP_EXTERN function
 # --------------------------------------------------------------------------
-H = c.c_void_p  # zttp_config * and zttp_conn * are opaque handles
+H = c.c_void_p  # zttp_config *, zttp_conn *, zttp_endpoint *: opaque handles
 SIGNATURES = {
     "zttp_strerror": (c.c_char_p, [i32]),
     "zttp_error_is_fatal": (i32, [i32]),
@@ -252,13 +259,23 @@ SIGNATURES = {
     "zttp_conn_new_h2c_upgrade": (i32, [P(H), H, c.c_char_p, size_t,
                                         c.c_char_p, size_t]),
     "zttp_conn_last_error": (i32, [H, P(c.c_char_p), P(u64), P(i64)]),
+    "zttp_conn_send_datagram": (i32, [H, i64, c.c_void_p, size_t]),
+    "zttp_endpoint_new": (i32, [P(H), H, size_t, u32]),
+    "zttp_endpoint_free": (None, [H]),
+    "zttp_endpoint_set_keys": (i32, [H, c.c_void_p, c.c_void_p]),
+    "zttp_endpoint_receive": (i32, [H, P(H), c.c_void_p, size_t, P(size_t),
+                                    c.c_void_p, size_t, P(ZttpPath), u64]),
+    "zttp_endpoint_update": (i32, [H, H]),
+    "zttp_endpoint_remove": (i32, [H, H]),
+    "zttp_endpoint_num_connections": (size_t, [H]),
+    "zttp_endpoint_get_stats": (P(ZttpEndpointStats), [H]),
 }
 
 _SCALARS = {"int32_t": i32, "uint32_t": u32, "int64_t": i64, "uint64_t": u64,
             "zttp_tstamp": u64, "size_t": size_t}
 _STRUCTS = {"zttp_event": ZttpEvent, "zttp_header": ZttpHeader,
             "zttp_path": ZttpPath, "zttp_allocator": ZttpAllocator,
-            "zttp_str": ZttpStr}
+            "zttp_str": ZttpStr, "zttp_endpoint_stats": ZttpEndpointStats}
 
 
 def _same_ctype(a, b):
@@ -284,7 +301,7 @@ def ctype_ok(ctext, ct):
             return ct is c.c_char_p
         if base == "uint8_t":
             return ct in (c.c_char_p, c.c_void_p)  # byte buffers
-        if base in ("zttp_conn", "zttp_config"):
+        if base in ("zttp_conn", "zttp_config", "zttp_endpoint"):
             return ct is H
         if base in _STRUCTS:
             return ct is P(_STRUCTS[base])
@@ -292,7 +309,7 @@ def ctype_ok(ctext, ct):
             return ct is P(_SCALARS[base])
         return False
     if stars == 2:
-        if base in ("zttp_conn", "zttp_config", "uint8_t"):
+        if base in ("zttp_conn", "zttp_config", "zttp_endpoint", "uint8_t"):
             return ct is P(c.c_void_p)
         if base == "char":
             return ct is P(c.c_char_p)

@@ -509,8 +509,9 @@ static void test_chunk_ext(void **state) {
 static void test_default_values(void **state) {
   (void)state;
   static const uint64_t defaults[] = {
-      0,      131072,  262144, 128,  65536, 32, 8192, 8192, 1024, 32,  100,
-      262144, 1048576, 16384,  4096, 4096,  32, 1000, 33,   1000, 100, 1000,
+      0,    131072, 262144, 128,    65536,   32,    8192, 8192,
+      1024, 32,     100,    262144, 1048576, 16384, 4096, 4096,
+      32,   1000,   33,     1000,   100,     1000,  16,   30000,
   };
   const uint32_t last = sizeof(defaults) / sizeof(defaults[0]) - 1;
   zttp_config *cfg = h_cfg_new(0, NULL, NULL);
@@ -528,9 +529,12 @@ static void test_default_values(void **state) {
   assert_int_equal(zttp_config_set_limit(cfg, last + 1, 5),
                    ZTTP_ERR_INVALID_ARGUMENT);
   for (uint32_t id = 1; id <= last; id++) {
-    /* Only the table sizes may be 0. */
+    /* Only the table sizes, QPACK blocked streams and the idle timeout
+     * may be 0. */
     int zero_ok = id == ZTTP_LIMIT_HEADER_TABLE_SIZE ||
-                  id == ZTTP_LIMIT_ENCODER_TABLE_SIZE;
+                  id == ZTTP_LIMIT_ENCODER_TABLE_SIZE ||
+                  id == ZTTP_LIMIT_QPACK_BLOCKED_STREAMS ||
+                  id == ZTTP_LIMIT_IDLE_TIMEOUT;
     assert_int_equal(zttp_config_set_limit(cfg, id, 0),
                      zero_ok ? 0 : ZTTP_ERR_INVALID_ARGUMENT);
   }
