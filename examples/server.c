@@ -162,6 +162,7 @@ static int server_timeout(const server *s) {
   if (s->stop) {
     next = MIN(next, s->stop_deadline);
   }
+  next = MIN(next, h3_next_deadline(s));
   if (next == UINT64_MAX) {
     return -1;
   }
@@ -184,8 +185,8 @@ static void server_expire(server *s) {
 }
 
 /* server_stop starts the graceful shutdown: no more connections, and every
- * connection finishes what it started (HTTP/2: GOAWAY; HTTP/1.1: the
- * response in progress, then close) within SHUTDOWN_MS. */
+ * connection finishes what it started (HTTP/2 and HTTP/3: GOAWAY; HTTP/1.1:
+ * the response in progress, then close) within SHUTDOWN_MS. */
 static void server_stop(server *s) {
   conn *c;
   conn *next;
@@ -211,13 +212,14 @@ static void server_stop(server *s) {
     conn_drive(s, c);
     conn_settle(s, c);
   }
+  h3_stop(s);
 }
 
 static int server_run(server *s) {
   struct epoll_event evs[MAX_EPOLL_EVENTS];
 
-  while (s->stop == 0 ||
-         (s->stop == 1 && s->num_conns != 0 && s->now < s->stop_deadline)) {
+  while (s->stop == 0 || (s->stop == 1 && s->num_conns + h3_num_conns(s) != 0 &&
+                          s->now < s->stop_deadline)) {
     int n = epoll_wait(s->epfd, evs, MAX_EPOLL_EVENTS, server_timeout(s));
     if (n < 0) {
       if (errno == EINTR) {
@@ -248,11 +250,14 @@ static int server_run(server *s) {
         if (!s->stop) {
           server_accept(s, ptr);
         }
+      } else if (h3_is_socket(s, ptr)) {
+        h3_on_event(s, evs[i].events);
       } else {
         conn_on_event(s, ptr, evs[i].events);
       }
     }
     server_expire(s);
+    h3_expire(s);
   }
   return 0;
 }
@@ -265,6 +270,7 @@ static void server_free(server *s) {
   while ((c = list_shift(&s->lingering)) != NULL) {
     conn_close(s, c);
   }
+  h3_free(s);
   for (size_t i = 0; i < s->num_lis; i++) {
     if (s->lis[i].fd >= 0) {
       close(s->lis[i].fd);
@@ -285,8 +291,10 @@ static void server_free(server *s) {
   free(s->buf);
 }
 
-/* server_listen binds and listens on |port|, then prints the listening
- * line. */
+/* server_listen binds and listens on |port|. With TLS it also binds the UDP
+ * socket of HTTP/3 to the same address and port number; if |port| is 0
+ * and the number the kernel picked is taken for UDP, it tries another. Then
+ * it prints the listening line. */
 static int server_listen(server *s, const options *o, const char *port,
                          int use_tls) {
   listener *l = &s->lis[s->num_lis];
@@ -294,14 +302,13 @@ static int server_listen(server *s, const options *o, const char *port,
   const char *protos = use_tls ? "h2, http/1.1" : "http/1.1";
   struct addrinfo hints;
   struct addrinfo *ai = NULL;
-  struct sockaddr_storage ss;
-  socklen_t sslen = sizeof(ss);
+  const struct sockaddr_storage *ss = &l->addr;
   char host[INET6_ADDRSTRLEN];
   unsigned num;
+  int any_port = strtoul(port, NULL, 10) == 0;
   int one = 1;
   int rv;
 
-  memset(&ss, 0, sizeof(ss));
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -312,31 +319,50 @@ static int server_listen(server *s, const options *o, const char *port,
     return -1;
   }
   l->tls = use_tls;
-  l->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   s->num_lis++;
-  if (l->fd < 0 ||
-      setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-      listen(l->fd, SOMAXCONN) != 0 ||
-      getsockname(l->fd, (struct sockaddr *)&ss, &sslen) != 0) {
-    fprintf(stderr, "zttp-server: listen on %s port %s: %s\n", o->addr, port,
-            strerror(errno));
-    freeaddrinfo(ai);
-    return -1;
+  for (int attempt = 1;; attempt++) {
+    l->addr_len = sizeof(l->addr);
+    l->fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l->fd < 0 ||
+        setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(l->fd, SOMAXCONN) != 0 ||
+        getsockname(l->fd, (struct sockaddr *)&l->addr, &l->addr_len) != 0) {
+      fprintf(stderr, "zttp-server: listen on %s port %s: %s\n", o->addr, port,
+              strerror(errno));
+      freeaddrinfo(ai);
+      return -1;
+    }
+    if (!use_tls || h3_bind(s, l) == 0) {
+      break;
+    }
+    if (errno != EADDRINUSE || !any_port || attempt == 16) {
+      fprintf(stderr, "zttp-server: UDP (HTTP/3) on %s port %s: %s\n", o->addr,
+              port, strerror(errno));
+      freeaddrinfo(ai);
+      return -1;
+    }
+    close(l->fd);
   }
   freeaddrinfo(ai);
-  if (ss.ss_family == AF_INET6) {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
     inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
     num = ntohs(sin6->sin6_port);
     printf("listening %s://[%s]:%u (%s)\n", scheme, host, num, protos);
   } else {
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
     inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
     num = ntohs(sin->sin_port);
     printf("listening %s://%s:%u (%s)\n", scheme, host, num, protos);
   }
   fflush(stdout);
+  if (use_tls) {
+    /* RFC 9114 §3.1.1: HTTP/3 on the same port number. */
+    s->alt_svc_len =
+        (size_t)snprintf(s->alt_svc, sizeof(s->alt_svc), "h3=\":%u\"", num);
+  }
   return 0;
 }
 
@@ -436,7 +462,8 @@ static int server_init(server *s, const options *o) {
   }
   raise_nofile(s->max_conns);
   if (server_listen(s, o, o->port, 0) != 0 ||
-      (o->tls_port != NULL && server_listen(s, o, o->tls_port, 1) != 0)) {
+      (o->tls_port != NULL &&
+       (server_listen(s, o, o->tls_port, 1) != 0 || h3_start(s, o) != 0))) {
     return -1;
   }
   memset(&ee, 0, sizeof(ee));
@@ -464,17 +491,22 @@ static void print_help(void) {
   printf(
       "Usage: zttp-server --root DIR --port N [OPTIONS]\n"
       "\n"
-      "A single-threaded epoll HTTP/1.1 and HTTP/2 server built on zttp.\n"
+      "A single-threaded epoll HTTP/1.1, HTTP/2 and HTTP/3 server built on\n"
+      "zttp.\n"
       "\n"
       "  -r, --root DIR          serve the files under DIR (required)\n"
       "  -p, --port N            cleartext TCP port: HTTP/1.1, and HTTP/2\n"
       "                          (h2c) with prior knowledge or by\n"
       "                          \"Upgrade: h2c\"; 0 picks a free one\n"
       "                          (required)\n"
-      "      --tls-port N        TLS port (ALPN h2, then http/1.1); 0 picks\n"
-      "                          a free one; needs --cert and --key\n"
+      "      --tls-port N        TLS port (ALPN h2, then http/1.1), and "
+      "HTTP/3\n"
+      "                          on UDP port N; 0 picks a free one; needs\n"
+      "                          --cert and --key\n"
       "      --cert FILE         PEM certificate chain for --tls-port\n"
       "      --key FILE          PEM private key for --tls-port\n"
+      "      --retry             HTTP/3: validate each new client's address\n"
+      "                          with a Retry first\n"
       "  -a, --addr ADDR         numeric IPv4 or IPv6 address to listen on\n"
       "                          (default " DEFAULT_ADDR ")\n"
       "  -m, --max-conns N       connections served at once; more wait in\n"
@@ -496,12 +528,15 @@ static void print_help(void) {
       "  others      405 with Allow\n"
       "HTTP/1.1: keep-alive, pipelining and Expect: 100-continue are "
       "supported.\n"
-      "HTTP/2: concurrent streams with flow control.\n"
+      "HTTP/2 and HTTP/3: concurrent streams with flow control. TLS\n"
+      "responses announce HTTP/3 with alt-svc.\n"
       "\n"
       "Once listening, zttp-server prints one line per port to stdout:\n"
       "  listening http://ADDR:PORT (http/1.1)\n"
       "  listening https://ADDR:PORT (h2, http/1.1)     (with --tls-port)\n"
-      "SIGINT or SIGTERM stops it gracefully (HTTP/2 GOAWAY; at most %u s)\n"
+      "  listening https://ADDR:PORT (h3, udp)          (with --tls-port)\n"
+      "SIGINT or SIGTERM stops it gracefully (HTTP/2 and HTTP/3 GOAWAY; at\n"
+      "most %u s)\n"
       "with exit status 0; a second signal stops it at once.\n",
       DEFAULT_MAX_CONNS, DEFAULT_IDLE_TIMEOUT_S, SHUTDOWN_MS / 1000u);
 }
@@ -521,7 +556,7 @@ static int parse_uint(uint64_t *out, const char *arg, uint64_t max) {
   return 0;
 }
 
-enum { OPT_TLS_PORT = 256, OPT_CERT, OPT_KEY };
+enum { OPT_TLS_PORT = 256, OPT_CERT, OPT_KEY, OPT_RETRY };
 
 /* parse_args fills |o|. Returns -1 to go on, else the exit status. */
 static int parse_args(options *o, int argc, char **argv) {
@@ -531,6 +566,7 @@ static int parse_args(options *o, int argc, char **argv) {
       {"tls-port", required_argument, NULL, OPT_TLS_PORT},
       {"cert", required_argument, NULL, OPT_CERT},
       {"key", required_argument, NULL, OPT_KEY},
+      {"retry", no_argument, NULL, OPT_RETRY},
       {"addr", required_argument, NULL, 'a'},
       {"max-conns", required_argument, NULL, 'm'},
       {"idle-timeout", required_argument, NULL, 't'},
@@ -570,6 +606,9 @@ static int parse_args(options *o, int argc, char **argv) {
       break;
     case OPT_KEY:
       o->key = optarg;
+      break;
+    case OPT_RETRY:
+      o->retry = 1;
       break;
     case 'a':
       o->addr = optarg;
@@ -619,6 +658,11 @@ static int parse_args(options *o, int argc, char **argv) {
   if ((o->tls_port != NULL) != (o->cert != NULL && o->key != NULL) ||
       (o->tls_port == NULL && (o->cert != NULL || o->key != NULL))) {
     fprintf(stderr, "zttp-server: --tls-port, --cert and --key go together\n");
+    fputs("Try 'zttp-server --help'.\n", stderr);
+    return 2;
+  }
+  if (o->retry && o->tls_port == NULL) {
+    fprintf(stderr, "zttp-server: --retry needs --tls-port\n");
     fputs("Try 'zttp-server --help'.\n", stderr);
     return 2;
   }

@@ -1,20 +1,23 @@
 /*
- * zttp-server: a single-threaded, non-blocking epoll HTTP/1.1 and HTTP/2
- * server built on the public zttp API only.
+ * zttp-server: a single-threaded, non-blocking epoll HTTP/1.1, HTTP/2 and
+ * HTTP/3 server built on the public zttp API only.
  *
  *   zttp-server --root DIR --port N [--addr 127.0.0.1] [--max-conns N]
- *               [--tls-port N --cert FILE --key FILE]
+ *               [--tls-port N --cert FILE --key FILE [--retry]]
  *
  * --port serves cleartext HTTP/1.1 and HTTP/2 ("h2c") both ways: with prior
  * knowledge (a connection that starts with the HTTP/2 client preface) and by
  * an HTTP/1.1 request with "Upgrade: h2c" (RFC 7540 §3.2). --tls-port serves
  * TLS (BoringSSL, examples/tls.c) and speaks what ALPN selected: h2, else
- * http/1.1.
+ * http/1.1; its responses carry alt-svc: h3=":PORT". The same port number
+ * serves HTTP/3 over UDP (QUIC and its TLS are zttp's own; a zttp_endpoint
+ * routes the datagrams to their connections).
  *
  * GET and HEAD serve the files under --root, POST /echo streams the request
  * body back, anything else gets 405. Once listening it prints one line per
  * port, "listening http://ADDR:PORT (http/1.1)" and then, with --tls-port,
- * "listening https://ADDR:PORT (h2, http/1.1)"; it exits with status 0 on
+ * "listening https://ADDR:PORT (h2, http/1.1)" and
+ * "listening https://ADDR:PORT (h3, udp)"; it exits with status 0 on
  * SIGINT or SIGTERM after closing every connection gracefully.
  *
  * The loop per connection: read from the socket (through TLS if need be) ->
@@ -37,6 +40,12 @@
  * pulled, so a malformed pipelined request cannot cut that response short
  * and an echo waits for at most one DATA event (HTTP/1.1 has no window).
  *
+ * HTTP/3 connections run the same handler (as HTTP/2, with QUIC stream ids).
+ * Their input cannot wait: each datagram goes to its connection as it is
+ * read, so a held request head is copied first. Their output is pulled
+ * with zttp_conn_write_datagram() and sent to the peer's address, and
+ * their timers (loss detection, idle) set the epoll timeout.
+ *
  * The program is split by concern:
  *   server.h       the types and the functions the files share (this file)
  *   server.c       main, the command line, configuration, listening sockets,
@@ -45,6 +54,8 @@
  *                  files, echo, the stream table, pumping bodies
  *   server_tcp.c   TCP and TLS connections: accept, read, protocol sniffing,
  *                  the h2c upgrade, flush, linger
+ *   server_h3.c    HTTP/3: the UDP socket, the endpoint, datagrams in and
+ *                  out, QUIC timers
  *
  * SPDX-License-Identifier: MIT
  */
@@ -53,6 +64,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -134,7 +146,10 @@ struct conn {
   conn_list *list;
   /* When the connection times out, in ms of CLOCK_MONOTONIC. */
   uint64_t deadline;
+  /* The socket; -1 on HTTP/3 (the server's UDP socket carries it). */
   int fd;
+  /* How logs name it: "fd N", or "h3 N" on HTTP/3. */
+  char name[24];
   /* The epoll events currently registered. */
   uint32_t events;
   /* The TLS session; NULL on the cleartext port. */
@@ -142,7 +157,8 @@ struct conn {
   /* The last TLS read or handshake step waits for the socket to be
    * writable. */
   int tls_want_write;
-  /* ZTTP_HTTP1 or ZTTP_HTTP2; 0 until the preface or ALPN decided. */
+  /* ZTTP_HTTP1, ZTTP_HTTP2 or ZTTP_HTTP3; 0 until the preface or ALPN
+   * decided. */
   uint32_t proto;
   /* The first bytes of a cleartext connection while they match the
    * HTTP/2 preface. */
@@ -170,8 +186,10 @@ struct conn {
   /* The event being handled; see the file comment. */
   zttp_event ev;
   int held;
+  /* HTTP/3: the held event's strings, copied (see event_keep()). */
+  void *ev_copy;
   /* The stream table: 1 entry on HTTP/1.1, the concurrency limit on
-   * HTTP/2. */
+   * HTTP/2 and HTTP/3. */
   stream *streams;
   size_t num_slots;
   /* The peer closed its sending side. */
@@ -186,12 +204,21 @@ struct conn {
   int yield;
   int lingering;
   size_t linger_bytes;
+  /* HTTP/3: datagrams for it arrived in the batch being read. */
+  int h3_dirty;
 };
 
 typedef struct listener {
   int fd;
   int tls;
+  /* The address it is bound to. */
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
 } listener;
+
+/* h3_server is the HTTP/3 side (server_h3.c): the UDP socket, its endpoint
+ * and its connections. */
+typedef struct h3_server h3_server;
 
 typedef struct server {
   int epfd;
@@ -203,6 +230,11 @@ typedef struct server {
   zttp_config *cfg;
   zttp_config *tls_cfg;
   tls_ctx *tls;
+  /* HTTP/3 on the TLS port number, over UDP; NULL without --tls-port. */
+  h3_server *h3;
+  /* The alt-svc value TLS responses carry: h3=":PORT". */
+  char alt_svc[24];
+  size_t alt_svc_len;
   conn_list active;
   conn_list lingering;
   size_t num_conns;
@@ -240,6 +272,8 @@ typedef struct options {
   size_t max_conns;
   uint64_t idle_timeout_s;
   int verbose;
+  /* HTTP/3: validate every new client's address with a Retry. */
+  int retry;
 } options;
 
 /* server.c */
@@ -278,5 +312,25 @@ void conn_drive(server *s, conn *c);
 void conn_settle(server *s, conn *c);
 void conn_on_event(server *s, conn *c, uint32_t revents);
 void server_accept(server *s, const listener *l);
+
+/* server_h3.c */
+
+/* h3_bind opens the UDP socket of HTTP/3 on the address (and port number)
+ * |l| is bound to. Returns 0, or -1 with errno set. */
+int h3_bind(server *s, const listener *l);
+/* h3_start makes the endpoint, registers the socket with epoll and prints
+ * the listening line. Returns 0 or -1. */
+int h3_start(server *s, const options *o);
+/* h3_is_socket says whether an epoll event's pointer is the UDP socket. */
+int h3_is_socket(const server *s, const void *ptr);
+void h3_on_event(server *s, uint32_t revents);
+/* h3_next_deadline returns when the earliest HTTP/3 timer fires, in ms of
+ * CLOCK_MONOTONIC (rounded up), or UINT64_MAX. */
+uint64_t h3_next_deadline(const server *s);
+void h3_expire(server *s);
+size_t h3_num_conns(const server *s);
+/* h3_stop closes every HTTP/3 connection gracefully (GOAWAY). */
+void h3_stop(server *s);
+void h3_free(server *s);
 
 #endif /* ZTTP_EXAMPLES_SERVER_H */

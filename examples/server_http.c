@@ -32,6 +32,9 @@
 #define H2_NO_ERROR 0x0u
 #define H2_INTERNAL_ERROR 0x2u
 #define H2_REFUSED_STREAM 0x7u
+/* RFC 9114 §8.1 */
+#define H3_INTERNAL_ERROR 0x102u
+#define H3_REQUEST_REJECTED 0x10bu
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -99,6 +102,9 @@ static void update_date(server *s) {
 }
 
 const char *proto_name(const conn *c) {
+  if (c->proto == ZTTP_HTTP3) {
+    return "h3";
+  }
   if (c->proto == ZTTP_HTTP2) {
     return c->tls != NULL ? "h2" : "h2c";
   }
@@ -414,14 +420,18 @@ static int32_t consumed(conn *c, int64_t id, size_t len) {
 /* Responses                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* common_headers adds date and server to |h| and returns how many. */
-static size_t common_headers(server *s, zttp_header *h) {
+/* common_headers adds date and server to |h|, and on TLS connections the
+ * alt-svc that announces HTTP/3 (RFC 9114 §3.1.1), and returns how many. */
+static size_t common_headers(server *s, const conn *c, zttp_header *h) {
   size_t n = 0;
   update_date(s);
   if (s->date_len != 0) {
     set_header(&h[n++], "date", s->date, s->date_len);
   }
   set_header(&h[n++], "server", s->server_name, s->server_name_len);
+  if (c->tls != NULL && s->alt_svc_len != 0) {
+    set_header(&h[n++], "alt-svc", s->alt_svc, s->alt_svc_len);
+  }
   return n;
 }
 
@@ -467,7 +477,7 @@ static int32_t respond_status(server *s, conn *c, stream *st, const request *rq,
   size_t body_len = strlen(body);
   char clen[24];
   int head = str_eq(rq->method, "HEAD");
-  size_t n = common_headers(s, h);
+  size_t n = common_headers(s, c, h);
   int32_t rv;
 
   snprintf(clen, sizeof(clen), "%zu", body_len);
@@ -507,7 +517,7 @@ static int32_t respond_file(server *s, conn *c, stream *st, const request *rq,
   if (status != 0) {
     return respond_status(s, c, st, rq, status, NULL);
   }
-  n = common_headers(s, h);
+  n = common_headers(s, c, h);
   snprintf(clen, sizeof(clen), "%" PRIu64, (uint64_t)st_file.st_size);
   set_header(&h[n++], "content-type", type, strlen(type));
   set_header(&h[n++], "content-length", clen, strlen(clen));
@@ -550,7 +560,7 @@ static int32_t respond_echo(server *s, conn *c, stream *st, const request *rq) {
     }
     st->sent_continue = 1;
   }
-  n = common_headers(s, h);
+  n = common_headers(s, c, h);
   set_header(&h[n++], "content-type", type, type_len);
   /* No content-length: the engine frames the body (chunked on HTTP/1.1,
    * DATA frames on HTTP/2). */
@@ -589,15 +599,17 @@ int32_t respond(server *s, conn *c, stream *st, const request *rq) {
   return respond_file(s, c, st, rq, path);
 }
 
-/* stream_abort gives up on the response of |st|: HTTP/2 resets the stream;
+/* stream_abort gives up on the response of |st|: HTTP/2 and HTTP/3 reset
+ * the stream;
  * on HTTP/1.1 the engine drops its unsent output and the connection closes
  * (a truncated response is all the peer can be told). */
 static void stream_abort(server *s, conn *c, stream *st, const char *why) {
   int32_t rv;
-  vlog(s, "fd %d: stream %" PRId64 ": response aborted: %s", c->fd, st->id,
-       why);
-  rv = zttp_conn_reset_stream(
-      c->z, st->id, c->proto == ZTTP_HTTP2 ? H2_INTERNAL_ERROR : H2_NO_ERROR);
+  vlog(s, "%s: stream %" PRId64 ": response aborted: %s", c->name, st->id, why);
+  rv = zttp_conn_reset_stream(c->z, st->id,
+                              c->proto == ZTTP_HTTP3   ? H3_INTERNAL_ERROR
+                              : c->proto == ZTTP_HTTP2 ? H2_INTERNAL_ERROR
+                                                       : H2_NO_ERROR);
   stream_free(st);
   if (rv != 0 && rv != ZTTP_ERR_STREAM_NOT_FOUND) {
     c->dead = 1;
@@ -606,7 +618,7 @@ static void stream_abort(server *s, conn *c, stream *st, const char *why) {
 
 /* stream_send_failed handles an error from a body send call on |st|. */
 static void stream_send_failed(server *s, conn *c, stream *st, int64_t err) {
-  if (err == ZTTP_ERR_STREAM_NOT_FOUND && c->proto == ZTTP_HTTP2) {
+  if (err == ZTTP_ERR_STREAM_NOT_FOUND && c->proto != ZTTP_HTTP1) {
     /* The peer reset the stream; its event is still queued. */
     stream_free(st);
     return;
@@ -658,8 +670,10 @@ static int handle_request(server *s, conn *c, const zttp_event *ev) {
     if (st == NULL) {
       /* More streams than the table holds: the engine enforces the same
        * limit, so this only happens if they disagree. */
-      vlog(s, "fd %d: stream %" PRId64 ": refused", c->fd, ev->stream_id);
-      rv = zttp_conn_reset_stream(c->z, ev->stream_id, H2_REFUSED_STREAM);
+      vlog(s, "%s: stream %" PRId64 ": refused", c->name, ev->stream_id);
+      rv = zttp_conn_reset_stream(c->z, ev->stream_id,
+                                  c->proto == ZTTP_HTTP3 ? H3_REQUEST_REJECTED
+                                                         : H2_REFUSED_STREAM);
       return rv == ZTTP_ERR_STREAM_NOT_FOUND ? 1 : rv == 0 ? 1 : rv;
     }
   }
@@ -668,7 +682,7 @@ static int handle_request(server *s, conn *c, const zttp_event *ev) {
   if (rv == ZTTP_ERR_BUFFER_FULL) {
     return 0;
   }
-  if (rv != 0 && c->proto == ZTTP_HTTP2 && !zttp_error_is_fatal(rv) &&
+  if (rv != 0 && c->proto != ZTTP_HTTP1 && !zttp_error_is_fatal(rv) &&
       rv != ZTTP_ERR_NOMEM) {
     /* A local error ends this stream only. */
     stream_abort(s, c, st, zttp_strerror(rv));
@@ -678,7 +692,7 @@ static int handle_request(server *s, conn *c, const zttp_event *ev) {
     return rv;
   }
   if (s->verbose) {
-    vlog(s, "fd %d: %s stream %" PRId64 ": %.*s %.*s -> %s", c->fd,
+    vlog(s, "%s: %s stream %" PRId64 ": %.*s %.*s -> %s", c->name,
          proto_name(c), st->id, (int)rq.method.len, rq.method.base,
          (int)rq.target.len, rq.target.base,
          st->resp == RESP_ECHO ? "echo" : "answered");
@@ -747,46 +761,110 @@ static int handle_event(server *s, conn *c) {
   case ZTTP_EVENT_CONNECTION_CLOSED:
     /* zttp_conn_should_close() is now 1. */
     if (ev->u.closed.error != 0) {
-      vlog(s, "fd %d: closed: %s (wire error 0x%" PRIx64 ")", c->fd,
+      vlog(s, "%s: closed: %s (wire error 0x%" PRIx64 ")", c->name,
            zttp_strerror(ev->u.closed.error), ev->u.closed.wire_error_code);
     }
     return 1;
   case ZTTP_EVENT_UPGRADE:
     return conn_upgrade(s, c, ev);
   case ZTTP_EVENT_STREAM_RESET:
-    vlog(s, "fd %d: stream %" PRId64 " reset by the peer (0x%" PRIx64 ")",
-         c->fd, ev->stream_id, ev->u.reset.error_code);
+    vlog(s, "%s: stream %" PRId64 " reset by the peer (0x%" PRIx64 ")", c->name,
+         ev->stream_id, ev->u.reset.error_code);
     st = stream_find(c, ev->stream_id);
     if (st != NULL) {
       stream_free(st);
     }
     return 1;
   case ZTTP_EVENT_GOAWAY:
-    vlog(s, "fd %d: GOAWAY (last stream %" PRId64 ", error 0x%" PRIx64 ")",
-         c->fd, ev->u.goaway.last_stream_id, ev->u.goaway.error_code);
+    vlog(s, "%s: GOAWAY (last stream %" PRId64 ", error 0x%" PRIx64 ")",
+         c->name, ev->u.goaway.last_stream_id, ev->u.goaway.error_code);
     return 1;
   case ZTTP_EVENT_SETTINGS:
     if (s->verbose) {
       for (size_t i = 0; i < ev->u.settings.num_settings; i++) {
-        vlog(s, "fd %d: SETTINGS 0x%" PRIx64 " = %" PRIu64, c->fd,
+        vlog(s, "%s: SETTINGS 0x%" PRIx64 " = %" PRIu64, c->name,
              ev->u.settings.settings[i].id, ev->u.settings.settings[i].value);
       }
     }
     return 1;
   case ZTTP_EVENT_PING:
-    vlog(s, "fd %d: PING%s", c->fd,
+    vlog(s, "%s: PING%s", c->name,
          (ev->flags & ZTTP_EVENT_FLAG_ACK) != 0 ? " ACK" : "");
     return 1;
   case ZTTP_EVENT_PRIORITY:
-    vlog(s, "fd %d: stream %" PRId64 ": priority u=%u%s", c->fd, ev->stream_id,
+    vlog(s, "%s: stream %" PRId64 ": priority u=%u%s", c->name, ev->stream_id,
          ev->u.priority.urgency, ev->u.priority.incremental ? ", i" : "");
     return 1;
   case ZTTP_EVENT_WINDOW_UPDATE:
     /* conn_pump offers the blocked bodies again. */
     return 1;
+  case ZTTP_EVENT_HANDSHAKE_DONE:
+    vlog(s, "%s: QUIC handshake done", c->name);
+    return 1;
   default:
     return 1;
   }
+}
+
+/* keep_str copies |*str| to |*p| and points it there. */
+static void keep_str(zttp_str *str, char **p) {
+  if (str->base != NULL) {
+    memcpy(*p, str->base, str->len);
+    str->base = *p;
+    *p += str->len;
+  }
+}
+
+/* event_keep copies the strings of the held request event into memory the
+ * connection owns (c->ev_copy), so that it stays valid however long it
+ * waits. HTTP/3 needs it: the endpoint hands every datagram to the engine
+ * at once, which ends the life of the event's pointers, while HTTP/1.1 and
+ * HTTP/2 simply read no input while an event is held. Only a request head
+ * is ever held. Returns 0 or -1. */
+static int event_keep(conn *c) {
+  zttp_request_event *r = &c->ev.u.request;
+  zttp_str *strs[] = {&r->method,    &r->target, &r->path,    &r->query,
+                      &r->authority, &r->scheme, &r->protocol};
+  size_t size = r->num_headers * sizeof(zttp_header);
+  zttp_header *h;
+  char *p;
+
+  if (c->ev_copy != NULL || c->ev.kind != ZTTP_EVENT_REQUEST) {
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+    size += strs[i]->len;
+  }
+  for (size_t i = 0; i < r->num_headers; i++) {
+    size += r->headers[i].name_len + r->headers[i].value_len;
+  }
+  c->ev_copy = malloc(size != 0 ? size : 1);
+  if (c->ev_copy == NULL) {
+    return -1;
+  }
+  h = (zttp_header *)(void *)c->ev_copy;
+  p = (char *)c->ev_copy + r->num_headers * sizeof(zttp_header);
+  for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+    keep_str(strs[i], &p);
+  }
+  for (size_t i = 0; i < r->num_headers; i++) {
+    h[i] = r->headers[i];
+    memcpy(p, h[i].name, h[i].name_len);
+    h[i].name = p;
+    p += h[i].name_len;
+    memcpy(p, h[i].value, h[i].value_len);
+    h[i].value = p;
+    p += h[i].value_len;
+  }
+  r->headers = h;
+  return 0;
+}
+
+/* event_release ends the held event. */
+static void event_release(conn *c) {
+  c->held = 0;
+  free(c->ev_copy);
+  c->ev_copy = NULL;
 }
 
 /* conn_events handles the held event, if any, then pulls and handles events
@@ -811,10 +889,13 @@ int conn_events(server *s, conn *c) {
       progress = 1;
     }
     rv = handle_event(s, c);
+    if (rv == 0 && c->proto == ZTTP_HTTP3 && event_keep(c) != 0) {
+      return ZTTP_ERR_NOMEM;
+    }
     if (rv <= 0) {
       return rv < 0 ? rv : progress;
     }
-    c->held = 0;
+    event_release(c);
     progress = 1;
     if (c->dead) {
       return progress;
@@ -824,7 +905,8 @@ int conn_events(server *s, conn *c) {
 
 /* conn_fatal ends a connection after an engine error: a fatal one (the peer
  * broke the protocol) or a local one this server cannot recover from. On
- * HTTP/2 the engine has queued the GOAWAY the peer is owed. On HTTP/1.1,
+ * HTTP/2 the engine has queued the GOAWAY the peer is owed (HTTP/3: the
+ * CONNECTION_CLOSE). On HTTP/1.1,
  * unless a response to the current request already started, the engine
  * queues a last response that tells the peer why (after a fatal error it
  * still takes exactly that one). Then the connection closes. */
@@ -837,10 +919,10 @@ void conn_fatal(server *s, conn *c, int32_t err) {
       st != NULL && st->used && (st->resp != RESP_NONE || st->req_open);
 
   zttp_conn_last_error(c->z, &msg, &wire, NULL);
-  vlog(s, "fd %d: %s (%s, wire error 0x%" PRIx64 ")", c->fd, zttp_strerror(err),
+  vlog(s, "%s: %s (%s, wire error 0x%" PRIx64 ")", c->name, zttp_strerror(err),
        msg != NULL ? msg : "", wire);
   c->fatal = 1;
-  c->held = 0;
+  event_release(c);
   if (c->proto != ZTTP_HTTP1) {
     for (size_t i = 0; i < c->num_slots; i++) {
       stream_free(&c->streams[i]);
@@ -865,7 +947,7 @@ void conn_fatal(server *s, conn *c, int32_t err) {
                                        zttp_error_is_fatal(err) ? 0 : 1,
                                        ZTTP_SEND_FLAG_END_STREAM);
   if (rv != 0) {
-    vlog(s, "fd %d: no error response: %s", c->fd, zttp_strerror(rv));
+    vlog(s, "%s: no error response: %s", c->name, zttp_strerror(rv));
   }
 }
 

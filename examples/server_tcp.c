@@ -720,6 +720,7 @@ static int conn_new(server *s, int fd, int use_tls) {
     return -1;
   }
   c->fd = fd;
+  snprintf(c->name, sizeof(c->name), "fd %d", fd);
   if (use_tls) {
     c->tls = tls_new(s->tls, fd, NULL);
     if (c->tls == NULL) {

@@ -1,19 +1,24 @@
 /*
- * zttp-client: fetches URLs over HTTP/1.1 or HTTP/2 with the public zttp API
- * only.
+ * zttp-client: fetches URLs over HTTP/1.1, HTTP/2 or HTTP/3 with the public
+ * zttp API only.
  *
- *   zttp-client [--http1|--http2|--http3] [--cacert FILE|--insecure]
- *               [-o FILE]... [--data FILE] [-v] URL...
+ *   zttp-client [--http1|--http2|--h3] [--cacert FILE|--insecure]
+ *               [-o FILE]... [-n N] [--data FILE] [-v] URL...
  *
  * Every URL must name the same scheme, host and port: they share one
- * connection, concurrently as HTTP/2 streams or pipelined on HTTP/1.1 (one
- * at a time with --data). If the server closes the connection with requests
- * it did not process (HTTP/1.1 requests left unanswered, HTTP/2 streams
- * refused or beyond a GOAWAY), they are sent again on a new connection.
+ * connection, concurrently as HTTP/2 or HTTP/3 streams or pipelined on
+ * HTTP/1.1 (one at a time with --data). If the server closes the connection
+ * with requests it did not process (HTTP/1.1 requests left unanswered,
+ * HTTP/2 and HTTP/3 streams refused or beyond a GOAWAY), they are sent again
+ * on a new connection.
  *
  * https:// runs TLS through BoringSSL (examples/tls.c): SNI, certificate and
  * host name verification, ALPN h2 and http/1.1. http:// speaks HTTP/1.1, or
- * HTTP/2 with prior knowledge under --http2.
+ * HTTP/2 with prior knowledge under --http2. --h3 fetches https:// URLs over
+ * HTTP/3: a UDP socket connected to the server, zttp's own QUIC and TLS
+ * (the same verification, configured on the zttp_config), datagrams in with
+ * zttp_conn_receive_datagram() and out with zttp_conn_write_datagram(), and
+ * zttp_conn_next_timeout() in the poll timeout.
  *
  * For each URL one line goes to stdout once it is done: "URL STATUS BYTES
  * PROTOCOL" (STATUS 000 when no complete response arrived, the reason on
@@ -64,6 +69,10 @@
 #define DEFAULT_TIMEOUT_S 60u
 /* RFC 9113 §7 */
 #define H2_REFUSED_STREAM 0x7u
+/* RFC 9114 §8.1 */
+#define H3_REQUEST_REJECTED 0x10bu
+/* Bytes zttp_conn_write_datagram() may fill at once (a GSO batch). */
+#define H3_TX_SIZE (64u * 1024u)
 /* RFC 9113 §6.5.2 */
 #define H2_SETTINGS_MAX_CONCURRENT_STREAMS 0x3u
 
@@ -99,15 +108,18 @@ typedef struct transfer {
   /* Upload progress (--data). */
   uint64_t up_off;
   int up_done;
-  /* Where the body goes; spooled bodies are copied to stdout at the end. */
+  /* Where the body goes; spooled bodies are copied to stdout at the end.
+   * A repeat (-n) counts its body and drops it. */
   const char *out_path;
   FILE *out;
   int spooled;
+  int discard;
   char err[200];
 } transfer;
 
 typedef struct options {
-  uint32_t proto; /* 0: HTTP/1.1 on http://, ALPN on https:// */
+  /* 0: HTTP/1.1 on http://, ALPN on https://; ZTTP_HTTP3: --h3. */
+  uint32_t proto;
   const char *cacert;
   int insecure;
   const char **outs;
@@ -115,12 +127,16 @@ typedef struct options {
   const char *data;
   int verbose;
   uint64_t timeout_s;
+  /* -n: requests per URL. */
+  uint64_t repeat;
 } options;
 
 typedef struct client {
   options o;
+  /* The transfers: the URLs, then their repeats (-n). */
   transfer *t;
   size_t num;
+  size_t num_urls;
   tls_ctx *tls;
   zttp_config *cfg;
   int upfd;
@@ -154,6 +170,12 @@ typedef struct session {
   int goaway;
   int64_t goaway_last;
   size_t completed;
+  /* HTTP/3: the UDP path, and whether the QUIC handshake is done (requests
+   * wait for it). */
+  zttp_path path;
+  int hs_done;
+  /* Why the connection failed, when no transfer was in flight to say it. */
+  char why[256];
 } session;
 
 #if defined(__GNUC__)
@@ -332,6 +354,65 @@ static int wait_fd(int fd, short events, int timeout_ms) {
   return rv;
 }
 
+/* session_connect_h3 makes a UDP socket connected to the URLs' origin and
+ * an HTTP/3 connection; its handshake runs in session_run_h3(). Returns 0
+ * or -1 with a message in |err|. */
+static int session_connect_h3(client *cl, session *ss, char *err,
+                              size_t errlen) {
+  const url *u = &cl->t[0].u;
+  struct addrinfo hints;
+  struct addrinfo *res = NULL;
+  struct sockaddr_storage local;
+  socklen_t local_len = sizeof(local);
+  int rv;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  rv = getaddrinfo(u->host, u->port, &hints, &res);
+  if (rv != 0) {
+    snprintf(err, errlen, "%.100s: %s", u->host, gai_strerror(rv));
+    return -1;
+  }
+  ss->fd = -1;
+  for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0) {
+      continue;
+    }
+    if (ai->ai_addrlen <= sizeof(ss->path.remote) &&
+        connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&local, &local_len) == 0 &&
+        local_len <= sizeof(ss->path.local)) {
+      /* The path's ends are the socket addresses, copied verbatim. */
+      memcpy(ss->path.remote, ai->ai_addr, ai->ai_addrlen);
+      ss->path.remote_len = (uint32_t)ai->ai_addrlen;
+      memcpy(ss->path.local, &local, local_len);
+      ss->path.local_len = (uint32_t)local_len;
+      ss->fd = fd;
+      break;
+    }
+    snprintf(err, errlen, "connect to %.100s port %s: %s", u->host, u->port,
+             strerror(errno));
+    close(fd);
+  }
+  freeaddrinfo(res);
+  if (ss->fd < 0) {
+    return -1;
+  }
+  ss->proto = ZTTP_HTTP3;
+  ss->proto_name = "h3";
+  rv = zttp_conn_new(&ss->z, cl->cfg, ZTTP_CLIENT, ZTTP_HTTP3);
+  if (rv != 0) {
+    snprintf(err, errlen, "zttp_conn_new(HTTP/3): %s", zttp_strerror(rv));
+    return -1;
+  }
+  vlog(cl, "sending to %s port %s over UDP: h3", u->host, u->port);
+  ss->max_streams = H2_DEFAULT_STREAMS;
+  return 0;
+}
+
 /* session_connect opens the TCP connection (and TLS) to the URLs' origin and
  * picks the protocol. Returns 0 or -1 with a message in |err|. */
 static int session_connect(client *cl, session *ss, char *err, size_t errlen) {
@@ -342,6 +423,9 @@ static int session_connect(client *cl, session *ss, char *err, size_t errlen) {
   int rv;
   int timeout_ms = (int)MIN(cl->o.timeout_s * 1000u, (uint64_t)INT32_MAX);
 
+  if (cl->o.proto == ZTTP_HTTP3) {
+    return session_connect_h3(cl, ss, err, errlen);
+  }
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -478,12 +562,15 @@ static void finish(client *cl, session *ss, transfer *t) {
 /* submit sends the requests the connection may carry now. Returns 0 or -1
  * after a fatal error. */
 static int submit(client *cl, session *ss) {
-  size_t limit = ss->proto == ZTTP_HTTP2 ? (size_t)ss->max_streams
+  size_t limit = ss->proto != ZTTP_HTTP1 ? (size_t)ss->max_streams
                  : cl->upfd >= 0         ? 1
                                          : H1_PIPELINE;
   char clen[24];
   char agent[48];
 
+  if (ss->proto == ZTTP_HTTP3 && !ss->hs_done) {
+    return 0; /* requests go once the QUIC handshake is done */
+  }
   snprintf(clen, sizeof(clen), "%" PRIu64, cl->up_size);
   snprintf(agent, sizeof(agent), "zttp-client/%s", zttp_version(NULL));
   for (size_t i = 0; i < cl->num && !ss->no_more && ss->active < limit; i++) {
@@ -512,7 +599,8 @@ static int submit(client *cl, session *ss) {
     if (id == ZTTP_ERR_BUFFER_FULL) {
       break;
     }
-    if (id == ZTTP_ERR_INVALID_STATE || id == ZTTP_ERR_CLOSED) {
+    if (id == ZTTP_ERR_INVALID_STATE || id == ZTTP_ERR_CLOSED ||
+        id == ZTTP_ERR_STREAM_LIMIT) {
       /* The engine's limit (HTTP/2: the server's
        * SETTINGS_MAX_CONCURRENT_STREAMS; HTTP/1.1: the pipeline) or the
        * connection is closing: the same code says both. With requests in
@@ -636,8 +724,8 @@ static int handle_event(client *cl, session *ss, const zttp_event *ev) {
     t = find(cl, ss, ev->stream_id);
     if (t != NULL && ev->u.data.len != 0) {
       t->got_any = 1;
-      if (fwrite(ev->u.data.data, 1, ev->u.data.len, t->out) !=
-          ev->u.data.len) {
+      if (!t->discard && fwrite(ev->u.data.data, 1, ev->u.data.len, t->out) !=
+                             ev->u.data.len) {
         transfer_fail(cl, t, "writing the body: %s", strerror(errno));
         if (ss->proto == ZTTP_HTTP1) {
           finish(cl, ss, t);
@@ -673,8 +761,12 @@ static int handle_event(client *cl, session *ss, const zttp_event *ev) {
     if (t == NULL) {
       return 0;
     }
-    if (ev->u.reset.error_code == H2_REFUSED_STREAM && !t->got_any) {
-      /* RFC 9113 §8.7: not processed; safe to send again. */
+    if (ev->u.reset.error_code == (ss->proto == ZTTP_HTTP3
+                                       ? H3_REQUEST_REJECTED
+                                       : H2_REFUSED_STREAM) &&
+        !t->got_any) {
+      /* RFC 9113 §8.7, RFC 9114 §4.1.1: not processed; safe to send
+       * again. */
       t->state = T_QUEUED;
       ss->active--;
       return 0;
@@ -694,7 +786,8 @@ static int handle_event(client *cl, session *ss, const zttp_event *ev) {
     for (size_t i = 0; i < ev->u.settings.num_settings; i++) {
       const zttp_setting *st = &ev->u.settings.settings[i];
       vlog(cl, "SETTINGS 0x%" PRIx64 " = %" PRIu64, st->id, st->value);
-      if (st->id == H2_SETTINGS_MAX_CONCURRENT_STREAMS) {
+      if (ss->proto == ZTTP_HTTP2 &&
+          st->id == H2_SETTINGS_MAX_CONCURRENT_STREAMS) {
         ss->max_streams = st->value != 0 ? st->value : 1;
       }
     }
@@ -709,6 +802,10 @@ static int handle_event(client *cl, session *ss, const zttp_event *ev) {
   case ZTTP_EVENT_UPGRADE:
     /* No Upgrade or CONNECT is ever sent. */
     return -1;
+  case ZTTP_EVENT_HANDSHAKE_DONE:
+    vlog(cl, "QUIC handshake done");
+    ss->hs_done = 1;
+    return 0;
   case ZTTP_EVENT_PING:
   case ZTTP_EVENT_WINDOW_UPDATE:
   case ZTTP_EVENT_PRIORITY:
@@ -722,6 +819,8 @@ static void session_fatal(client *cl, session *ss, int32_t err) {
   const char *msg = NULL;
   uint64_t wire = 0;
   zttp_conn_last_error(ss->z, &msg, &wire, NULL);
+  snprintf(ss->why, sizeof(ss->why), "%s (%s, wire error 0x%" PRIx64 ")",
+           zttp_strerror(err), msg != NULL ? msg : "", wire);
   for (size_t i = 0; i < cl->num; i++) {
     transfer *t = &cl->t[i];
     if (t->state == T_SENT) {
@@ -935,6 +1034,151 @@ static void session_run(client *cl, session *ss) {
   }
 }
 
+/* h3_flush sends the datagrams zttp_conn_write_datagram() has, one send()
+ * each on the connected socket. Returns 0 or -1 with |err| set. */
+static int h3_flush(client *cl, session *ss, char *err, size_t errlen) {
+  for (;;) {
+    zttp_path path;
+    size_t seg = 0;
+    int64_t n = zttp_conn_write_datagram(ss->z, &path, &seg, cl->buf,
+                                         H3_TX_SIZE, now_ns());
+    if (n <= 0) {
+      return 0; /* an error shows in the next call that reports it */
+    }
+    if (seg == 0 || seg > (size_t)n) {
+      seg = (size_t)n;
+    }
+    for (size_t off = 0; off < (size_t)n;) {
+      size_t len = MIN(seg, (size_t)n - off);
+      if (send(ss->fd, cl->buf + off, len, 0) >= 0) {
+        off += len;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_fd(ss->fd, POLLOUT, 1000);
+      } else if (errno != EINTR) {
+        snprintf(err, errlen, "send: %s", strerror(errno));
+        return -1;
+      }
+    }
+  }
+}
+
+/* session_run_h3 drives an HTTP/3 connection until every transfer it can
+ * carry is done, or it closes: datagrams in, timers, events, requests and
+ * uploads, datagrams out, then poll() until a datagram or the next timer.
+ * Once done it closes the connection (NO_ERROR). */
+static void session_run_h3(client *cl, session *ss) {
+  char err[256] = "";
+  const zttp_tstamp idle = cl->o.timeout_s * 1000000000u;
+  zttp_tstamp last = now_ns();
+
+  /* The first flight (the Initial with the ClientHello) goes out before
+   * any timer runs: it starts the connection's clock. */
+  if (h3_flush(cl, ss, err, sizeof(err)) != 0) {
+    goto failed;
+  }
+  for (;;) {
+    zttp_tstamp now = now_ns();
+    zttp_tstamp deadline;
+    struct pollfd pfd;
+    int timeout_ms;
+    int rv;
+
+    for (;;) {
+      ssize_t n = recv(ss->fd, cl->buf, IO_BUF_SIZE, 0);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          break;
+        }
+        snprintf(err, sizeof(err), "recv: %s", strerror(errno));
+        goto failed;
+      }
+      last = now;
+      rv =
+          zttp_conn_receive_datagram(ss->z, cl->buf, (size_t)n, &ss->path, now);
+      if (rv < 0) {
+        session_fatal(cl, ss, rv);
+        h3_flush(cl, ss, err, sizeof(err));
+        return;
+      }
+    }
+    if (zttp_conn_next_timeout(ss->z) <= now) {
+      rv = zttp_conn_handle_timeout(ss->z, now);
+      if (rv < 0) {
+        session_fatal(cl, ss, rv);
+        h3_flush(cl, ss, err, sizeof(err));
+        return;
+      }
+    }
+    for (;;) {
+      zttp_event ev;
+      rv = zttp_conn_next_event(ss->z, &ev);
+      if (rv < 0) {
+        session_fatal(cl, ss, rv);
+        h3_flush(cl, ss, err, sizeof(err));
+        return;
+      }
+      if (rv == 0) {
+        break;
+      }
+      if (handle_event(cl, ss, &ev) != 0) {
+        session_fatal(cl, ss, ZTTP_ERR_PROTOCOL);
+        return;
+      }
+    }
+    if (ss->closed) {
+      h3_flush(cl, ss, err, sizeof(err));
+      return;
+    }
+    if (submit(cl, ss) != 0 || pump_uploads(cl, ss) < 0) {
+      session_fatal(cl, ss, ZTTP_ERR_INVALID_STATE);
+      return;
+    }
+    if (ss->hs_done && ss->active == 0 &&
+        (count_state(cl, T_QUEUED) == 0 || ss->no_more)) {
+      /* All this connection will carry is done. */
+      zttp_conn_close(ss->z, 0, 0);
+      h3_flush(cl, ss, err, sizeof(err));
+      return;
+    }
+    if (h3_flush(cl, ss, err, sizeof(err)) != 0) {
+      break;
+    }
+    now = now_ns();
+    if (now - last >= idle) {
+      snprintf(err, sizeof(err), "timed out after %" PRIu64 " s",
+               cl->o.timeout_s);
+      break;
+    }
+    deadline = MIN(zttp_conn_next_timeout(ss->z), last + idle);
+    timeout_ms =
+        deadline <= now
+            ? 0
+            : (int)MIN((deadline - now + 999999u) / 1000000u, (uint64_t)60000);
+    pfd.fd = ss->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    do {
+      rv = poll(&pfd, 1, timeout_ms);
+    } while (rv < 0 && errno == EINTR);
+    if (rv < 0) {
+      snprintf(err, sizeof(err), "poll: %s", strerror(errno));
+      break;
+    }
+  }
+failed:
+  snprintf(ss->why, sizeof(ss->why), "%s", err);
+  for (size_t i = 0; i < cl->num; i++) {
+    transfer *t = &cl->t[i];
+    if (t->state == T_SENT) {
+      transfer_fail(cl, t, "%s", err);
+      finish(cl, ss, t);
+    }
+  }
+}
+
 /* session_end decides what happens to transfers still in flight when the
  * connection ended: sent again if the server cannot have processed them,
  * failed otherwise. */
@@ -948,6 +1192,9 @@ static void session_end(client *cl, session *ss) {
     if (ss->proto == ZTTP_HTTP2) {
       /* RFC 9113 §6.8: streams above the last one were not processed. */
       retry = ss->goaway && t->stream_id > ss->goaway_last && !t->got_any;
+    } else if (ss->proto == ZTTP_HTTP3) {
+      /* RFC 9114 §5.2: the GOAWAY names the first one not processed. */
+      retry = ss->goaway && t->stream_id >= ss->goaway_last && !t->got_any;
     } else {
       /* RFC 9110 §9.2.2: an unanswered idempotent request may be retried. */
       retry = !t->got_any && cl->upfd < 0;
@@ -976,13 +1223,19 @@ static void run(client *cl) {
     if (ss.queue == NULL) {
       snprintf(err, sizeof(err), "out of memory");
     } else if (session_connect(cl, &ss, err, sizeof(err)) == 0) {
-      session_run(cl, &ss);
+      if (ss.proto == ZTTP_HTTP3) {
+        session_run_h3(cl, &ss);
+      } else {
+        session_run(cl, &ss);
+      }
       session_end(cl, &ss);
       if (ss.completed != 0) {
         session_free(&ss);
         continue;
       }
-      snprintf(err, sizeof(err), "the connection closed without an answer");
+      snprintf(err, sizeof(err), "%s",
+               ss.why[0] != '\0' ? ss.why
+                                 : "the connection closed without an answer");
     }
     /* No progress on this connection: give up on what is left. */
     for (size_t i = 0; i < cl->num; i++) {
@@ -1004,17 +1257,17 @@ static void print_help(void) {
   printf(
       "Usage: zttp-client [OPTIONS] URL...\n"
       "\n"
-      "Fetches URLs over HTTP/1.1 or HTTP/2 with zttp. All URLs must share\n"
-      "scheme, host and port: they go over one connection (HTTP/2: "
-      "concurrent\n"
-      "streams; HTTP/1.1: pipelined, or one at a time with --data).\n"
+      "Fetches URLs over HTTP/1.1, HTTP/2 or HTTP/3 with zttp. All URLs must\n"
+      "share scheme, host and port: they go over one connection (HTTP/2 and\n"
+      "HTTP/3: concurrent streams; HTTP/1.1: pipelined, or one at a time\n"
+      "with --data).\n"
       "\n"
       "      --http1         HTTP/1.1 only (https: ALPN offers http/1.1 "
       "only)\n"
       "      --http2         HTTP/2 only (http: prior knowledge; https: "
       "ALPN\n"
       "                      offers h2 only)\n"
-      "      --http3         HTTP/3 (not implemented yet)\n"
+      "      --h3, --http3   HTTP/3 over UDP (https:// only)\n"
       "                      Default: http:// HTTP/1.1; https:// ALPN h2,\n"
       "                      http/1.1\n"
       "      --cacert FILE   verify the server against the PEM CA bundle "
@@ -1024,6 +1277,9 @@ static void print_help(void) {
       "  -k, --insecure      do not verify the server's certificate or name\n"
       "  -o, --output FILE   write the body to FILE (\"-\": stdout); give one\n"
       "                      -o per URL, in the order of the URLs\n"
+      "  -n N                fetch every URL N times on the connection; the\n"
+      "                      body of the first fetch is written, the others\n"
+      "                      are counted and dropped (default 1)\n"
       "  -d, --data FILE     POST the contents of FILE to every URL\n"
       "                      (streamed with flow control)\n"
       "  -m, --timeout SEC   give up after SEC seconds without progress\n"
@@ -1036,7 +1292,8 @@ static void print_help(void) {
       "Without -o every body goes to stdout, in the order of the URLs.\n"
       "For each URL one line \"URL STATUS BYTES PROTOCOL\" goes to stdout\n"
       "(to stderr when bodies go to stdout) once it is done; STATUS is 000\n"
-      "when no complete response arrived. PROTOCOL is http/1.1, h2c or h2.\n"
+      "when no complete response arrived. PROTOCOL is http/1.1, h2c, h2 or\n"
+      "h3.\n"
       "Exit status: 0 if every URL got a final response and its whole body,\n"
       "1 if not, 2 for a usage error.\n",
       DEFAULT_TIMEOUT_S);
@@ -1056,6 +1313,7 @@ static int parse_args(options *o, int argc, char **argv) {
       {"http1.1", no_argument, NULL, OPT_HTTP1},
       {"http2", no_argument, NULL, OPT_HTTP2},
       {"http3", no_argument, NULL, OPT_HTTP3},
+      {"h3", no_argument, NULL, OPT_HTTP3},
       {"cacert", required_argument, NULL, OPT_CACERT},
       {"insecure", no_argument, NULL, 'k'},
       {"output", required_argument, NULL, 'o'},
@@ -1066,17 +1324,17 @@ static int parse_args(options *o, int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int http3 = 0;
   int ch;
 
   memset(o, 0, sizeof(*o));
   o->timeout_s = DEFAULT_TIMEOUT_S;
+  o->repeat = 1;
   o->outs = calloc((size_t)argc, sizeof(*o->outs));
   if (o->outs == NULL) {
     fputs("zttp-client: out of memory\n", stderr);
     return 1;
   }
-  while ((ch = getopt_long(argc, argv, "ko:d:m:vVh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "ko:d:m:n:vVh", longopts, NULL)) != -1) {
     switch (ch) {
     case OPT_HTTP1:
       o->proto = ZTTP_HTTP1;
@@ -1085,7 +1343,7 @@ static int parse_args(options *o, int argc, char **argv) {
       o->proto = ZTTP_HTTP2;
       break;
     case OPT_HTTP3:
-      http3 = 1;
+      o->proto = ZTTP_HTTP3;
       break;
     case OPT_CACERT:
       o->cacert = optarg;
@@ -1112,6 +1370,19 @@ static int parse_args(options *o, int argc, char **argv) {
       o->timeout_s = v;
       break;
     }
+    case 'n': {
+      char *end;
+      unsigned long long v;
+      errno = 0;
+      v = strtoull(optarg, &end, 10);
+      if (optarg[0] < '0' || optarg[0] > '9' || errno != 0 || *end != '\0' ||
+          v == 0 || v > 100000u) {
+        fprintf(stderr, "zttp-client: -n: want 1..100000: %s\n", optarg);
+        return 2;
+      }
+      o->repeat = v;
+      break;
+    }
     case 'v':
       o->verbose = 1;
       break;
@@ -1125,10 +1396,6 @@ static int parse_args(options *o, int argc, char **argv) {
       fputs("Try 'zttp-client --help'.\n", stderr);
       return 2;
     }
-  }
-  if (http3) {
-    fputs("HTTP/3 not implemented yet\n", stderr);
-    return 2;
   }
   if (optind == argc) {
     fputs("zttp-client: no URL\nTry 'zttp-client --help'.\n", stderr);
@@ -1162,9 +1429,10 @@ static int setup(client *cl, char **urls) {
   }
   for (size_t i = 0; i < cl->num; i++) {
     transfer *t = &cl->t[i];
-    t->text = urls[i];
-    if (parse_url(&t->u, urls[i], err, sizeof(err)) != 0) {
-      fprintf(stderr, "zttp-client: %s: %s\n", urls[i], err);
+    const char *text = urls[i % cl->num_urls];
+    t->text = text;
+    if (parse_url(&t->u, text, err, sizeof(err)) != 0) {
+      fprintf(stderr, "zttp-client: %s: %s\n", text, err);
       return 2;
     }
     if (i > 0 && (t->u.https != cl->t[0].u.https ||
@@ -1173,12 +1441,20 @@ static int setup(client *cl, char **urls) {
       fprintf(stderr,
               "zttp-client: %s: every URL must share the scheme, host and "
               "port of %s\n",
-              urls[i], urls[0]);
+              text, urls[0]);
       return 2;
     }
   }
+  if (cl->o.proto == ZTTP_HTTP3 && !cl->t[0].u.https) {
+    fprintf(stderr, "zttp-client: %s: HTTP/3 needs an https:// URL\n", urls[0]);
+    return 2;
+  }
   for (size_t i = 0; i < cl->num; i++) {
     transfer *t = &cl->t[i];
+    if (i >= cl->num_urls) {
+      t->discard = 1;
+      continue;
+    }
     t->out_path = cl->o.num_outs != 0 ? cl->o.outs[i] : "-";
     if (strcmp(t->out_path, "-") == 0) {
       /* Bodies reach stdout in URL order: all but the first one to go
@@ -1216,7 +1492,23 @@ static int setup(client *cl, char **urls) {
     fputs("zttp-client: zttp config failed\n", stderr);
     return 1;
   }
-  if (cl->t[0].u.https) {
+  if (cl->o.proto == ZTTP_HTTP3) {
+    /* zttp's own TLS: SNI and verification against the URL's host. */
+    const url *u = &cl->t[0].u;
+    int32_t rv = zttp_config_set_server_name(cl->cfg, u->host, strlen(u->host));
+    if (rv == 0 && cl->o.cacert != NULL) {
+      rv = zttp_config_set_tls_ca(cl->cfg, cl->o.cacert, NULL);
+    }
+    if (rv == 0 && cl->o.insecure) {
+      rv = zttp_config_set_tls_insecure_no_verify(cl->cfg, 1);
+    }
+    if (rv != 0) {
+      fprintf(stderr, "zttp-client: HTTP/3 TLS setup: %s%s%s\n",
+              zttp_strerror(rv), cl->o.cacert != NULL ? ": --cacert " : "",
+              cl->o.cacert != NULL ? cl->o.cacert : "");
+      return 1;
+    }
+  } else if (cl->t[0].u.https) {
     uint32_t alpn = cl->o.proto == ZTTP_HTTP1   ? TLS_ALPN_HTTP11
                     : cl->o.proto == ZTTP_HTTP2 ? TLS_ALPN_H2
                                                 : TLS_ALPN_H2 | TLS_ALPN_HTTP11;
@@ -1296,7 +1588,8 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGPIPE, &sa, NULL);
 
-  cl.num = (size_t)(argc - optind);
+  cl.num_urls = (size_t)(argc - optind);
+  cl.num = cl.num_urls * (size_t)cl.o.repeat;
   rv = setup(&cl, argv + optind);
   if (rv == 0) {
     run(&cl);

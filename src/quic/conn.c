@@ -271,7 +271,12 @@ static int32_t conn_create(zttp_quic_conn **out, const zttp_mem *mem,
   if (rv != 0) {
     goto fail;
   }
-  qc_reset_idle(qc, now);
+  if (role == ZTTP_SERVER) {
+    qc_reset_idle(qc, now);
+  }
+  /* A client's idle timer starts with its first packet (finish_packet):
+   * it may be created long before it first writes (at a time of 0, say),
+   * and must not have timed out by then. */
   if (role == ZTTP_CLIENT) {
     /* The ClientHello (RFC 9001 §4.1.3). */
     rv = qc_tls_advance(qc, now);
@@ -807,6 +812,10 @@ void qc_on_peer_close(zttp_quic_conn *qc, const zttp_quic_frame *f,
 zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
   if (qc->state == QC_CLOSED) {
     return ZTTP_TSTAMP_NEVER;
+  }
+  if (qc->role == ZTTP_CLIENT && qc->st.pkts_sent == 0 &&
+      qc->state == QC_OPEN) {
+    return 0; /* the first Initial is waiting for a write */
   }
   if (qc->state != QC_OPEN) {
     return qc->close_deadline;

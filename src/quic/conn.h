@@ -269,8 +269,11 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
                              zttp_path *path, zttp_tstamp now);
 
 /* zttp_quic_conn_next_timeout returns when zttp_quic_conn_handle_timeout()
- * must be called next (ACK delay, loss detection, PTO, idle timeout,
- * closing period), or ZTTP_TSTAMP_NEVER. */
+ * must be called next (ACK delay, loss detection, PTO, pacing, idle
+ * timeout, closing period), or ZTTP_TSTAMP_NEVER; 0 for a client that has
+ * not written its first Initial yet (write now). A client's timers,
+ * the idle timer included, start with its first packet, so it may be
+ * created at any time before. */
 zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc);
 
 /* zttp_quic_conn_handle_timeout runs the timers due at |now|; then call
