@@ -74,6 +74,8 @@
 
 /* Bytes of one socket read and of one piece of a file body. */
 #define IO_BUF_SIZE (128u * 1024u)
+/* Files at least this large are mapped rather than read (stream.file_map). */
+#define MMAP_MIN_BYTES (256u * 1024u)
 
 /* RFC 9113 §3.4 */
 #define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -111,6 +113,11 @@ typedef struct stream {
   int file_fd;
   uint64_t file_off;
   uint64_t file_left;
+  /* The file mapped read-only (large files; NULL: read with pread): its
+   * pages go to zttp_conn_send_data() without a copy of our own. The file
+   * must not shrink while it is served (SIGBUS). */
+  const uint8_t *file_map;
+  size_t file_map_len;
   const char *body;
   size_t body_left;
   /* Echoed bytes the engine did not take yet: echo[echo_off, +echo_len). */

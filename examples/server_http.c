@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,10 +333,20 @@ stream *stream_new(conn *c, int64_t id) {
   return NULL;
 }
 
-static void stream_free(stream *st) {
+/* file_close drops |st|'s file and its mapping. */
+static void file_close(stream *st) {
+  if (st->file_map != NULL) {
+    munmap((void *)st->file_map, st->file_map_len);
+    st->file_map = NULL;
+  }
   if (st->file_fd >= 0) {
     close(st->file_fd);
+    st->file_fd = -1;
   }
+}
+
+static void stream_free(stream *st) {
+  file_close(st);
   free(st->echo);
   memset(st, 0, sizeof(*st));
   st->file_fd = -1;
@@ -536,6 +547,14 @@ static int32_t respond_file(server *s, conn *c, stream *st, const request *rq,
   st->file_fd = fd;
   st->file_off = 0;
   st->file_left = (uint64_t)st_file.st_size;
+  if (st->file_left >= MMAP_MIN_BYTES && st->file_left <= SIZE_MAX) {
+    void *m = mmap(NULL, (size_t)st->file_left, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      madvise(m, (size_t)st->file_left, MADV_SEQUENTIAL);
+      st->file_map = m;
+      st->file_map_len = (size_t)st->file_left;
+    }
+  }
   return 0;
 }
 
@@ -973,7 +992,10 @@ static int stream_pump_body(server *s, conn *c, stream *st, size_t *total) {
     return 0;
   }
   want = (size_t)MIN((uint64_t)win, MIN(left, (uint64_t)IO_BUF_SIZE));
-  if (st->resp == RESP_FILE) {
+  if (st->resp == RESP_FILE && st->file_map != NULL) {
+    want = (size_t)MIN((uint64_t)win, left);
+    p = st->file_map + st->file_off;
+  } else if (st->resp == RESP_FILE) {
     ssize_t r;
     do {
       r = pread(st->file_fd, s->buf, want, (off_t)st->file_off);
@@ -1004,10 +1026,7 @@ static int stream_pump_body(server *s, conn *c, stream *st, size_t *total) {
     left = st->body_left;
   }
   if (left == 0) {
-    if (st->file_fd >= 0) {
-      close(st->file_fd);
-      st->file_fd = -1;
-    }
+    file_close(st);
     st->resp = RESP_NONE;
     stream_done(st);
     return 0;

@@ -351,7 +351,7 @@ int64_t zttp_h3_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
   }
-  size_t need;
+  size_t need = 0;
   if ((rv = section_check(conn, e, total, &need)) != 0) {
     return rv;
   }
@@ -412,7 +412,7 @@ static int32_t send_status(zttp_conn *conn, h3_engine *e, h3_stream *s,
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, (int64_t)s->id,
                            "END_STREAM with a non-zero Content-Length");
   }
-  size_t need;
+  size_t need = 0;
   if ((rv = section_check(conn, e, n, &need)) != 0) {
     return rv;
   }
