@@ -590,7 +590,7 @@ int32_t zttp_h3_end_message(zttp_conn *conn, int64_t stream_id,
         0) {
       return rv;
     }
-    size_t need;
+    size_t need = 0;
     if ((rv = section_check(conn, e, n, &need)) != 0 ||
         (rv = write_section(conn, e, s->id, n, need, 1)) != 0) {
       return rv;
