@@ -116,7 +116,7 @@ typedef struct stream {
   /* The file mapped read-only (large files; NULL: read with pread): its
    * pages go to zttp_conn_send_data() without a copy of our own. The file
    * must not shrink while it is served (SIGBUS). */
-  const uint8_t *file_map;
+  void *file_map;
   size_t file_map_len;
   const char *body;
   size_t body_left;

@@ -336,7 +336,7 @@ stream *stream_new(conn *c, int64_t id) {
 /* file_close drops |st|'s file and its mapping. */
 static void file_close(stream *st) {
   if (st->file_map != NULL) {
-    munmap((void *)st->file_map, st->file_map_len);
+    munmap(st->file_map, st->file_map_len);
     st->file_map = NULL;
   }
   if (st->file_fd >= 0) {
@@ -994,7 +994,7 @@ static int stream_pump_body(server *s, conn *c, stream *st, size_t *total) {
   want = (size_t)MIN((uint64_t)win, MIN(left, (uint64_t)IO_BUF_SIZE));
   if (st->resp == RESP_FILE && st->file_map != NULL) {
     want = (size_t)MIN((uint64_t)win, left);
-    p = st->file_map + st->file_off;
+    p = (const uint8_t *)st->file_map + st->file_off;
   } else if (st->resp == RESP_FILE) {
     ssize_t r;
     do {
