@@ -2,7 +2,7 @@
  * against Debian's libnghttp3 QPACK (nghttp3_qpack_encoder_* /
  * nghttp3_qpack_decoder_*), interleaved in one process.
  *
- *   qpack_bench [--qifs DIR] [--rounds N] [--seconds S]
+ *   qpack_bench [--qifs DIR] [--rounds N] [--seconds S] [--only QIF]
  *
  * Workloads, per QIF of the qifs interop corpus (tests/qpack/vectors):
  *  - encode: every header list of the file, one fresh encoder per
@@ -409,6 +409,7 @@ int main(int argc, char **argv) {
   const char *dir = QPACK_VECTORS;
   int rounds = 5;
   double secs = 0.2;
+  const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--qifs") == 0 && i + 1 < argc) {
       dir = argv[++i];
@@ -416,9 +417,11 @@ int main(int argc, char **argv) {
       rounds = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
       secs = atof(argv[++i]);
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
     } else {
       fprintf(stderr, "usage: qpack_bench [--qifs DIR] [--rounds N] "
-                      "[--seconds S]\n");
+                      "[--seconds S] [--only QIF]\n");
       return 2;
     }
   }
@@ -431,6 +434,18 @@ int main(int argc, char **argv) {
                    {.qif = "fb-req"},
                    {.qif = "fb-resp"}};
   size_t nw = sizeof(ws) / sizeof(ws[0]);
+  if (only != NULL) {
+    /* One workload (profiling). */
+    size_t k = 0;
+    while (k < nw && strcmp(ws[k].qif, only) != 0) {
+      k++;
+    }
+    if (k == nw) {
+      die("--only: no such workload");
+    }
+    ws[0] = ws[k];
+    nw = 1;
+  }
   for (size_t i = 0; i < nw; i++) {
     setup(&ws[i], dir);
     verify(&ws[i]);

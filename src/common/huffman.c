@@ -12,6 +12,12 @@
 
 #include "common/huffman_table.h"
 
+#if defined(__GNUC__)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define UNLIKELY(x) (x)
+#endif
+
 #define ENT_SYMS(e) ((e) >> 26)
 #define ENT_LEN1(e) (((e) >> 16) & 31)
 #define ENT_TOTAL(e) (((e) >> 21) & 31)
@@ -77,6 +83,75 @@ size_t zttp_huffman_encode(uint8_t *dst, const uint8_t *src, size_t len) {
       n -= 8;
       *o++ = (uint8_t)(acc >> n);
     }
+  }
+  return (size_t)(o - dst);
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  memcpy(p, &v, 8);
+}
+
+/* Codes are added to a 64-bit accumulator (the low |n| bits pending, n < 8
+ * between steps) four at a time when they fit, and the whole pending bytes
+ * are written with one 8-byte store: the bytes past them are written again
+ * later, so that store runs while 8 bytes of room are left; the last bytes
+ * go one at a time. */
+size_t zttp_huffman_encode_max(uint8_t *dst, size_t cap, const uint8_t *src,
+                               size_t len) {
+  uint8_t *o = dst;
+  const uint8_t *o_end = dst + cap;
+  const uint8_t *p = src;
+  const uint8_t *end = src + len;
+  uint64_t acc = 0;
+  unsigned n = 0;
+  if (cap >= 8 && len >= 4) {
+    const uint8_t *o_last = o_end - 8;
+    const uint8_t *p_last = end - 4;
+    while (p <= p_last && o <= o_last) {
+      unsigned l0 = huff_len[p[0]], l1 = huff_len[p[1]];
+      unsigned l2 = huff_len[p[2]], l3 = huff_len[p[3]];
+      unsigned sum = l0 + l1 + l2 + l3;
+      if (UNLIKELY(sum > 57)) {
+        /* A long code: one symbol (at most 7 + 30 bits). */
+        acc = (acc << l0) | huff_code[p[0]];
+        n += l0;
+        p++;
+      } else {
+        acc = (acc << l0) | huff_code[p[0]];
+        acc = (acc << l1) | huff_code[p[1]];
+        acc = (acc << l2) | huff_code[p[2]];
+        acc = (acc << l3) | huff_code[p[3]];
+        n += sum;
+        p += 4;
+      }
+      /* n >= 5: every code is at least 5 bits. */
+      store_be64(o, acc << (64 - n));
+      o += n >> 3;
+      n &= 7;
+    }
+  }
+  for (; p < end; p++) {
+    unsigned l = huff_len[*p];
+    acc = (acc << l) | huff_code[*p];
+    n += l;
+    while (n >= 8) {
+      if (o == o_end) {
+        return SIZE_MAX;
+      }
+      n -= 8;
+      *o++ = (uint8_t)(acc >> n);
+    }
+  }
+  if (n > 0) {
+    if (o == o_end) {
+      return SIZE_MAX;
+    }
+    /* RFC 7541 §5.2: pad with the most significant bits of EOS (all 1s). */
+    unsigned pad = 8 - n;
+    *o++ = (uint8_t)((acc << pad) | ((1u << pad) - 1));
   }
   return (size_t)(o - dst);
 }

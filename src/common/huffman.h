@@ -15,6 +15,14 @@ size_t zttp_huffman_encoded_len(const uint8_t *src, size_t len);
  * returns the bytes written. */
 size_t zttp_huffman_encode(uint8_t *dst, const uint8_t *src, size_t len);
 
+/* zttp_huffman_encode_max writes the code of |src| like
+ * zttp_huffman_encode() (faster, and without a length pass) if it takes at
+ * most |cap| bytes, and returns its length; otherwise it returns SIZE_MAX,
+ * having written anything within those |cap| bytes at |dst|. Nothing past
+ * them is written. */
+size_t zttp_huffman_encode_max(uint8_t *dst, size_t cap, const uint8_t *src,
+                               size_t len);
+
 /* zttp_huffman_decode decodes |len| bytes at |src| into |dst|, which must
  * have room for len * 8 / 5 + 1 bytes (the shortest code is 5 bits), and
  * returns the decoded length, or -1 for a malformed string: EOS decoded,

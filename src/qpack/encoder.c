@@ -34,19 +34,26 @@ static inline uint32_t name_hash(const uint8_t *p, size_t n) {
 }
 
 /* The encoder's policy for names (zttp_qpack_encode()), by the first
- * static index of the name. */
+ * static index of the name. Values that rarely repeat (:path, names
+ * outside the static table: nghttp3 never inserts them) are inserted only
+ * while the table has room, so they never evict useful entries; date and
+ * last-modified repeat within a burst of responses, so they are inserted
+ * once seen twice; the other static names are inserted at once. */
 #define POL_NEVER 1u       /* never-indexed literal */
 #define POL_NEVER_SHORT 2u /* never-indexed when the value is under 20 */
 #define POL_NO_INDEX 4u    /* literal, not inserted */
+#define POL_NO_EVICT 8u    /* inserted only while nothing is evicted */
+#define POL_SEEN 16u       /* once inserting evicts, only when seen before */
 static const uint8_t static_policy[QPACK_STATIC_NUM] = {
+    [1] = POL_NO_EVICT,    /* :path */
     [2] = POL_NO_INDEX,    /* age */
     [4] = POL_NO_INDEX,    /* content-length */
     [5] = POL_NEVER_SHORT, /* cookie */
-    [6] = POL_NO_INDEX,    /* date */
+    [6] = POL_SEEN,        /* date */
     [7] = POL_NO_INDEX,    /* etag */
     [8] = POL_NO_INDEX,    /* if-modified-since */
     [9] = POL_NO_INDEX,    /* if-none-match */
-    [10] = POL_NO_INDEX,   /* last-modified */
+    [10] = POL_SEEN,       /* last-modified */
     [12] = POL_NO_INDEX,   /* location */
     [14] = POL_NEVER,      /* set-cookie */
     [84] = POL_NEVER,      /* authorization */
@@ -78,19 +85,26 @@ static inline unsigned policy_of(unsigned sidx, const uint8_t *name,
   if (len == 19 && memcmp(name, "proxy-authorization", 19) == 0) {
     return POL_NEVER;
   }
-  return 0;
+  return POL_NO_EVICT;
 }
 
 /* RFC 9204 §4.1.2: Huffman only when it is shorter. |hbit| is the H flag
- * in the first byte, |prefix| the length's prefix bits. */
+ * in the first byte, |prefix| the length's prefix bits. The code is written
+ * after room for the raw length and moved up if its length is shorter; it
+ * never passes where the raw string would end. */
 static inline uint8_t *put_string(uint8_t *o, uint8_t first, uint8_t hbit,
                                   unsigned prefix, const uint8_t *s, size_t n,
                                   int huffman) {
+  size_t raw = zttp_qpack_int_len(prefix, n);
   if (huffman && n > 0) {
-    size_t hn = zttp_huffman_encoded_len(s, n);
-    if (hn < n) {
-      o = zttp_qpack_int_put(o, first | hbit, prefix, hn);
-      return o + zttp_huffman_encode(o, s, n);
+    size_t hn = zttp_huffman_encode_max(o + raw, n - 1, s, n);
+    if (hn != SIZE_MAX) {
+      size_t hl = zttp_qpack_int_len(prefix, hn);
+      if (hl != raw) {
+        memmove(o + hl, o + raw, hn);
+      }
+      zttp_qpack_int_put(o, first | hbit, prefix, hn);
+      return o + hl + hn;
     }
   }
   o = zttp_qpack_int_put(o, first, prefix, n);
@@ -98,6 +112,77 @@ static inline uint8_t *put_string(uint8_t *o, uint8_t first, uint8_t hbit,
     memcpy(o, s, n);
   }
   return o + n;
+}
+
+/* value_hash mixes |value| into the name hash |h| a word at a time: the
+ * key of the name-and-value chains. */
+static inline uint32_t value_hash(uint32_t h, const uint8_t *p, size_t n) {
+  uint64_t x = h ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
+  if (n >= 8) {
+    /* Up to the first 32 bytes and the last 8 (a word at a time, the last
+     * one overlapping; |n| is mixed in): a longer value is told apart by
+     * its length and ends, else by the comparison the chain walk makes. */
+    size_t head = n - 8 < 32 ? n - 8 : 32;
+    for (size_t i = 0; i < head; i += 8) {
+      x = (x ^ zttp_qpack_load64(p + i)) * 0xff51afd7ed558ccdull;
+      x ^= x >> 32;
+    }
+    x = (x ^ zttp_qpack_load64(p + n - 8)) * 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 29;
+  } else if (n > 0) {
+    uint64_t t;
+    if (n >= 4) {
+      t = zttp_qpack_load32(p) | (uint64_t)zttp_qpack_load32(p + n - 4) << 32;
+    } else {
+      t = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    x = (x ^ t) * 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 29;
+  }
+  return (uint32_t)(x ^ (x >> 32));
+}
+
+_Static_assert(sizeof(((zttp_qpack_encoder *)0)->static_hv) ==
+                   QPACK_STATIC_NUM * sizeof(uint32_t),
+               "static_hv holds every static entry");
+
+/* static_index fills the static entries' hashes and slots. */
+static void static_index(zttp_qpack_encoder *e) {
+  for (unsigned i = 0; i < QPACK_STATIC_NUM; i++) {
+    uint32_t hv =
+        value_hash(qpack_static_hash[i], (const uint8_t *)qpack_static[i].value,
+                   qpack_static[i].value_len);
+    e->static_hv[i] = hv;
+    size_t j = hv & (ZTTP_QPACK_STATIC_SLOTS - 1);
+    while (e->static_slots[j] != 0) {
+      j = (j + 1) & (ZTTP_QPACK_STATIC_SLOTS - 1);
+    }
+    e->static_slots[j] = (uint8_t)(i + 1);
+  }
+}
+
+/* static_exact returns the static index of name/value (the name's first
+ * static index |sidx|, the name-and-value hash |hv|), or
+ * QPACK_STATIC_NONE. */
+static inline unsigned static_exact(const zttp_qpack_encoder *e, unsigned sidx,
+                                    uint32_t hv, const uint8_t *name,
+                                    size_t name_len, const uint8_t *value,
+                                    size_t value_len) {
+  if (sidx == QPACK_STATIC_NONE) {
+    return QPACK_STATIC_NONE;
+  }
+  size_t j = hv & (ZTTP_QPACK_STATIC_SLOTS - 1);
+  for (unsigned x; (x = e->static_slots[j]) != 0;
+       j = (j + 1) & (ZTTP_QPACK_STATIC_SLOTS - 1)) {
+    const qpack_static_entry *se = &qpack_static[x - 1];
+    if (e->static_hv[x - 1] == hv && se->value_len == value_len &&
+        se->name_len == name_len &&
+        zttp_qpack_bytes_eq((const uint8_t *)se->value, value, value_len) &&
+        zttp_qpack_bytes_eq((const uint8_t *)se->name, name, name_len)) {
+      return x - 1;
+    }
+  }
+  return QPACK_STATIC_NONE;
 }
 
 /* ---- lifecycle ------------------------------------------------------------
@@ -131,6 +216,7 @@ int32_t zttp_qpack_encoder_init(zttp_qpack_encoder *e, const zttp_mem *mem,
     goto fail_obuf;
   }
   e->min_ref = NO_ABS;
+  static_index(e);
   return 0;
 
 fail_obuf:
@@ -255,32 +341,14 @@ static inline int evictable(const zttp_qpack_encoder *e, size_t n,
   return last < e->known_received && last < e->min_ref && last < cur_min;
 }
 
-/* value_hash mixes |value| into the name hash |h| a word at a time: the
- * key of the name-and-value chains. */
-static inline uint32_t value_hash(uint32_t h, const uint8_t *p, size_t n) {
-  uint64_t x = h ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    x = (x ^ zttp_qpack_load64(p + i)) * 0xff51afd7ed558ccdull;
-    x ^= x >> 32;
-  }
-  if (i < n) {
-    uint64_t t = 0;
-    memcpy(&t, p + i, n - i);
-    x = (x ^ t) * 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 29;
-  }
-  return (uint32_t)(x ^ (x >> 32));
-}
-
 /* find_exact walks the name-and-value chain of |hv| newest first and
  * returns the newest entry equal to name/value below |limit| (the Known
  * Received Count, or every entry when the section may block), NO_ABS - 1
  * when only entries at or above |limit| are, or NO_ABS. */
-static uint64_t find_exact(const zttp_qpack_table *t, uint32_t hv,
-                           const uint8_t *name, size_t name_len,
-                           const uint8_t *value, size_t value_len,
-                           uint64_t limit) {
+static inline uint64_t find_exact(const zttp_qpack_table *t, uint32_t hv,
+                                  const uint8_t *name, size_t name_len,
+                                  const uint8_t *value, size_t value_len,
+                                  uint64_t limit) {
   uint64_t oldest = zttp_qpack_table_dropped(t);
   uint64_t a = t->vbuckets[hv & (t->num_buckets - 1)];
   uint64_t found = NO_ABS;
@@ -460,10 +528,12 @@ static inline int seen(zttp_qpack_encoder *e, const zttp_qpack_table *t,
 /* The lookups of one field, computed once (the pre-pass keeps the first
  * CACHE fields' for the main pass). */
 typedef struct field_keys {
-  unsigned sidx; /* first static index of the name, or QPACK_STATIC_NONE */
-  unsigned pol;  /* POL_* */
-  uint32_t h;    /* name hash */
-  uint32_t hv;   /* name-and-value hash */
+  unsigned sidx;  /* first static index of the name, or QPACK_STATIC_NONE */
+  unsigned pol;   /* POL_* */
+  uint32_t h;     /* name hash */
+  uint32_t hv;    /* name-and-value hash */
+  int has_exact;  /* |exact| was looked up (limit NO_ABS) */
+  uint64_t exact; /* the newest entry equal to the field, or NO_ABS */
 } field_keys;
 
 #define CACHE 64
@@ -491,11 +561,16 @@ static void prepass(zttp_qpack_encoder *e, const zttp_header *fields,
     field_keys kk;
     field_keys *k = i < CACHE ? &cache[i] : &kk;
     keys_of(k, name, f->name_len, value, f->value_len);
-    if ((f->flags & ZTTP_HEADER_NEVER_INDEX) != 0 || k->pol != 0) {
+    k->has_exact = 0;
+    if ((f->flags & ZTTP_HEADER_NEVER_INDEX) != 0 ||
+        (k->pol & ~(POL_NO_EVICT | POL_SEEN)) != 0) {
       continue;
     }
     uint64_t exact =
         find_exact(t, k->hv, name, f->name_len, value, f->value_len, limit);
+    /* The main pass reuses the lookup (limit is NO_ABS here). */
+    k->has_exact = 1;
+    k->exact = exact;
     size_t need = f->name_len + f->value_len + ZTTP_QPACK_ENTRY_OVERHEAD;
     if (exact >= NO_ABS - 1 || !draining(t, exact, need)) {
       continue;
@@ -510,6 +585,7 @@ static void prepass(zttp_qpack_encoder *e, const zttp_header *fields,
                            e->obuf);
     zttp_qpack_table_insert(t, name, f->name_len, value, f->value_len, k->h,
                             k->hv);
+    k->exact = t->inserts - 1;
   }
 }
 
@@ -544,9 +620,11 @@ int64_t zttp_qpack_encode(zttp_qpack_encoder *e, uint8_t *dst,
   uint64_t limit = can_block ? NO_ABS : e->known_received;
   field_keys cache[CACHE];
   size_t cached = 0;
+  uint64_t mark = 0;
   if (dyn && can_block && t->num > 0 && t->size > t->capacity / 2) {
     prepass(e, fields, num_fields, limit, cache);
     cached = num_fields < CACHE ? num_fields : CACHE;
+    mark = t->inserts;
   }
   enc_sec s = {t->inserts, 0, NO_ABS};
   uint8_t *o = dst + PREFIX_MAX;
@@ -576,15 +654,14 @@ int64_t zttp_qpack_encode(zttp_qpack_encoder *e, uint8_t *dst,
     int never = (f->flags & ZTTP_HEADER_NEVER_INDEX) != 0 ||
                 (pol & POL_NEVER) != 0 ||
                 ((pol & POL_NEVER_SHORT) != 0 && value_len < 20);
+    uint32_t hv = k->hv;
     if (!never) {
-      /* §4.5.2: a static exact match. */
-      unsigned x = sidx;
-      while (x != QPACK_STATIC_NONE &&
-             !(qpack_static[x].value_len == value_len &&
-               zttp_qpack_bytes_eq((const uint8_t *)qpack_static[x].value,
-                                   value, value_len))) {
-        x = qpack_static_next[x];
+      if (i >= cached &&
+          (sidx != QPACK_STATIC_NONE || (dyn && (pol & POL_NO_INDEX) == 0))) {
+        hv = value_hash(k->h, value, value_len);
       }
+      /* §4.5.2: a static exact match. */
+      unsigned x = static_exact(e, sidx, hv, name, name_len, value, value_len);
       if (x != QPACK_STATIC_NONE) {
         o = zttp_qpack_int_put(o, 0xc0, 6, x);
         continue;
@@ -593,13 +670,19 @@ int64_t zttp_qpack_encode(zttp_qpack_encoder *e, uint8_t *dst,
     if (!dyn) {
       goto literal_static;
     }
-    uint32_t hv = k->hv;
-    if (i >= cached && !never && (pol & POL_NO_INDEX) == 0) {
-      hv = value_hash(k->h, value, value_len);
-    }
     uint64_t exact = NO_ABS, name_use = NO_ABS, name_any = NO_ABS;
     if (!never && (pol & POL_NO_INDEX) == 0 && t->num > 0) {
-      exact = find_exact(t, hv, name, name_len, value, value_len, limit);
+      if (i < cached && k->has_exact &&
+          t->vbuckets[hv & (t->num_buckets - 1)] < mark) {
+        /* Nothing joined the chain since the pre-pass: its answer holds,
+         * unless the entry was evicted since (older equal ones were too). */
+        exact = k->exact;
+        if (exact != NO_ABS && exact < zttp_qpack_table_dropped(t)) {
+          exact = NO_ABS;
+        }
+      } else {
+        exact = find_exact(t, hv, name, name_len, value, value_len, limit);
+      }
       if (exact < NO_ABS - 1) {
         use(&s, exact);
         o = put_indexed(o, exact, s.base);
@@ -613,7 +696,10 @@ int64_t zttp_qpack_encode(zttp_qpack_encoder *e, uint8_t *dst,
     /* Not when the same entry waits for its acknowledgment, nor, once
      * the table is full, a field not seen recently. */
     if (!never && (pol & POL_NO_INDEX) == 0 && exact == NO_ABS &&
-        need <= t->capacity / 4 * 3 && seen(e, t, hv, need) &&
+        need <= t->capacity / 4 * 3 &&
+        ((pol & POL_NO_EVICT) == 0
+             ? ((pol & POL_SEEN) == 0 || seen(e, t, hv, need))
+             : t->size + need <= t->capacity) &&
         do_insert(e, name, name_len, value, value_len, sidx, k->h, hv, name_any,
                   s.min_ref)) {
       if (can_block) {

@@ -222,6 +222,10 @@ typedef struct zttp_qpack_encoder_settings {
 /* Entries of zttp_qpack_encoder.history (a power of two). */
 #define ZTTP_QPACK_HISTORY 256
 
+/* The static table's entries by name-and-value hash: open addressing, a
+ * power of two above twice RFC 9204 Appendix A's 99 entries. */
+#define ZTTP_QPACK_STATIC_SLOTS 1024
+
 /* A field section with dynamic references, awaiting acknowledgment. */
 typedef struct zttp_qpack_section {
   uint64_t stream_id;
@@ -247,10 +251,15 @@ typedef struct zttp_qpack_encoder {
   /* Encoder-stream output (RFC 9204 §4.3). */
   uint8_t *obuf;
   size_t obuf_len;
-  /* Name-and-value hashes of fields recently sent as literals,
-   * direct-mapped: once inserting means evicting, only a field seen before
-   * is inserted (a value that never repeats would only churn the table). */
+  /* Name-and-value hashes of date and last-modified fields recently sent
+   * as literals, direct-mapped: once inserting means evicting, only such a
+   * field seen before is inserted (a value that never repeats would only
+   * churn the table). */
   uint32_t history[ZTTP_QPACK_HISTORY];
+  /* The name-and-value hash of each static entry, and the entries (index
+   * + 1, 0 for none) by that hash, for exact static matches. */
+  uint32_t static_hv[99];
+  uint8_t static_slots[ZTTP_QPACK_STATIC_SLOTS];
   /* An incomplete decoder-stream instruction. */
   uint8_t ibuf[16];
   size_t ibuf_len;
@@ -293,13 +302,13 @@ size_t zttp_qpack_encode_bound(const zttp_qpack_encoder *e,
  * dynamic exact matches are indexed; fields with ZTTP_HEADER_NEVER_INDEX,
  * authorization, proxy-authorization, cookie values under 20 bytes and
  * set-cookie are never-indexed literals (N bit, RFC 9204 §7.1.3);
- * content-length, age, date, etag, if-modified-since, if-none-match,
- * last-modified, location and entries larger than 3/4 of the table are
- * literals; anything else is inserted (once the table is full, only
- * when the same field was sent recently) when the table can make room
- * without
- * evicting an entry that is unacknowledged or referenced by an
- * unacknowledged section (§2.1.1) and the encoder-stream buffer has room.
+ * content-length, age, etag, if-modified-since, if-none-match, location
+ * and entries larger than 3/4 of the table are literals; anything else is
+ * inserted when the table can make room without evicting an entry that is
+ * unacknowledged or referenced by an unacknowledged section (§2.1.1) and
+ * the encoder-stream buffer has room, except that once inserting means
+ * evicting, :path and names outside the static table are not inserted, and
+ * date and last-modified only when the same field was sent recently.
  * Unacknowledged entries are referenced only while the peer's blocked
  * streams limit allows (§2.1.2); entries close to eviction are duplicated
  * first (§2.1.1.1). Huffman is used when shorter. Returns the length or

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/huffman.h"
 #include "qifs.h"
 #include "qpack/int.h"
 #include "qpack/qpack.h"
@@ -808,6 +809,138 @@ static void test_decoder_stream_split(void **state) {
   }
 }
 
+/* ---- encoder fast paths ------------------------------------------------
+ */
+
+/* zttp_huffman_encode_max (the encoder's Huffman, 4 codes and an 8-byte
+ * store per step) writes what zttp_huffman_encode writes when it fits in
+ * |cap|, SIZE_MAX otherwise, and never past |cap|: every length up to 300,
+ * printable and any-byte strings (codes up to 30 bits), every cap around
+ * the code's length. */
+static void test_huffman_encode_max(void **state) {
+  (void)state;
+  uint8_t src[300], want[1200], got[1200 + 16];
+  uint32_t x = 12345;
+  for (int kind = 0; kind < 3; kind++) {
+    for (size_t len = 0; len <= sizeof(src); len++) {
+      for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        uint8_t b = (uint8_t)(x >> 16);
+        src[i] = kind == 0   ? (uint8_t)('a' + b % 26)
+                 : kind == 1 ? (uint8_t)(' ' + b % 95)
+                             : b;
+      }
+      size_t hn = zttp_huffman_encoded_len(src, len);
+      assert_int_equal(zttp_huffman_encode(want, src, len), hn);
+      size_t caps[] = {
+          0,      hn > 9 ? hn - 9 : 0, hn > 1 ? hn - 1 : 0, hn, hn + 1, hn + 8,
+          hn + 16};
+      for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        size_t cap = caps[c];
+        memset(got, 0xa5, sizeof(got));
+        size_t n = zttp_huffman_encode_max(got, cap, src, len);
+        if (hn <= cap) {
+          assert_int_equal(n, hn);
+          assert_memory_equal(got, want, hn);
+        } else {
+          assert_int_equal(n, SIZE_MAX);
+        }
+        for (size_t i = cap; i < sizeof(got); i++) {
+          assert_int_equal(got[i], 0xa5);
+        }
+      }
+    }
+  }
+}
+
+/* Every static entry (RFC 9204 Appendix A) encodes as its Indexed Field
+ * Line (the exact matches found by hash), with and without a table; a
+ * near miss (same name, other value) does not. */
+static void test_static_exact(void **state) {
+  (void)state;
+  for (int dyn = 0; dyn < 2; dyn++) {
+    zttp_qpack_encoder e;
+    assert_int_equal(zttp_qpack_encoder_init(&e, mem(), NULL), 0);
+    if (dyn) {
+      assert_int_equal(zttp_qpack_encoder_set_peer_settings(&e, 4096, 10), 0);
+    }
+    uint8_t buf[256];
+    for (unsigned i = 0; i < QPACK_STATIC_NUM; i++) {
+      if (i == 5 || i == 14 || i == 84) {
+        continue; /* cookie "", set-cookie, authorization: never indexed */
+      }
+      zttp_header f = {qpack_static[i].name,
+                       qpack_static[i].name_len,
+                       qpack_static[i].value,
+                       qpack_static[i].value_len,
+                       0,
+                       0};
+      int64_t n = zttp_qpack_encode(&e, buf, 4, &f, 1);
+      uint8_t want[4] = {0, 0, 0, 0};
+      size_t wn = (size_t)(zttp_qpack_int_put(want + 2, 0xc0, 6, i) - want);
+      assert_int_equal(n, wn);
+      assert_memory_equal(buf, want, wn);
+    }
+    zttp_header g = hdr(":status", "201");
+    int64_t n = zttp_qpack_encode(&e, buf, 4, &g, 1);
+    assert_true(n > 2 && (buf[2] & 0xc0) != 0xc0);
+    zttp_qpack_encoder_free(&e);
+  }
+}
+
+/* The insertion policy once inserting means evicting (the table full):
+ * :path and names outside the static table are inserted only while
+ * nothing is evicted; date waits until the same field is seen again; other
+ * static names are inserted at once. Every section is acknowledged. */
+static void test_insert_policy(void **state) {
+  (void)state;
+  zttp_qpack_encoder e;
+  assert_int_equal(zttp_qpack_encoder_init(&e, mem(), NULL), 0);
+  assert_int_equal(zttp_qpack_encoder_set_peer_settings(&e, 256, 10), 0);
+  uint8_t buf[512];
+  uint64_t sid = 0;
+  /* While there is room: :path and x-name are inserted. */
+  zttp_header a[] = {hdr(":path", "/first"), hdr("x-name", "1")};
+  int64_t n = zttp_qpack_encode(&e, buf, sid += 4, a, 2);
+  assert_true(n > 0);
+  assert_int_equal(e.table.inserts, 2);
+  assert_int_equal(feed_hex_dec(&e, "84"), 0);
+  /* Fill the table (256 bytes): entries of 10 + 86 + 32 = 128. */
+  static const char *vals[] = {"a", "b", "c", "d"};
+  for (int i = 0; i < 4; i++) {
+    char v[87];
+    memset(v, vals[i][0], 86);
+    v[86] = 0;
+    zttp_header f = hdr("user-agent", v);
+    n = zttp_qpack_encode(&e, buf, sid += 4, &f, 1);
+    assert_true(n > 0);
+    uint8_t ack = (uint8_t)(0x80 | sid);
+    assert_int_equal(zttp_qpack_encoder_receive_decoder_stream(&e, &ack, 1), 0);
+  }
+  uint64_t ins = e.table.inserts;
+  assert_int_equal(e.table.size, e.table.capacity);
+  /* Full: :path, x-name and a first date are literals. */
+  zttp_header b[] = {hdr(":path", "/second"), hdr("x-name", "2"),
+                     hdr("date", "Thu, 01 Jan 1970 00:00:00 GMT")};
+  for (int round = 0; round < 2; round++) {
+    n = zttp_qpack_encode(&e, buf, sid += 4, b, 3);
+    assert_true(n > 0);
+    uint8_t ack = (uint8_t)(0x80 | sid);
+    if (buf[0] != 0) {
+      assert_int_equal(zttp_qpack_encoder_receive_decoder_stream(&e, &ack, 1),
+                       0);
+    }
+    /* The second time date is inserted, the others never. */
+    assert_int_equal(e.table.inserts, ins + (uint64_t)round);
+  }
+  /* A static name other than date is inserted at once. */
+  zttp_header c = hdr("accept-language", "en-us");
+  n = zttp_qpack_encode(&e, buf, sid += 4, &c, 1);
+  assert_true(n > 0);
+  assert_int_equal(e.table.inserts, ins + 2);
+  zttp_qpack_encoder_free(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_static_table),
@@ -825,6 +958,9 @@ int main(void) {
       cmocka_unit_test(test_never_indexed),
       cmocka_unit_test(test_every_split),
       cmocka_unit_test(test_decoder_stream_split),
+      cmocka_unit_test(test_huffman_encode_max),
+      cmocka_unit_test(test_static_exact),
+      cmocka_unit_test(test_insert_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
