@@ -236,10 +236,9 @@ static void test_manual_credit(void **state) {
   zttp_quic_conn_free(sm.conn[SIM_CLIENT]);
   zttp_path path;
   memset(&path, 0, sizeof(path));
-  assert_int_equal(zttp_quic_conn_new(&sm.conn[SIM_CLIENT], sm.mem,
-                                      &sm.settings, ZTTP_CLIENT,
-                                      sm.ctx[SIM_CLIENT], "localhost", NULL,
-                                      &path, sm.now),
+  assert_int_equal(zttp_quic_conn_new(
+                       &sm.conn[SIM_CLIENT], sm.mem, &sm.settings, ZTTP_CLIENT,
+                       sm.ctx[SIM_CLIENT], "localhost", NULL, &path, sm.now),
                    0);
   sm.settings.manual_credit = 0; /* the server */
   run_for(&sm, 2 * SEC);
