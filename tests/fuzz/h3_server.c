@@ -1,0 +1,10 @@
+/* libFuzzer target: datagrams into a public HTTP/3 server connection (the
+ * first one a client Initial). Input layout and invariants: h3_fuzz.h.
+ * SPDX-License-Identifier: MIT */
+#include "h3_fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return hf_fuzz_one(ZTTP_SERVER, data, size);
+}
