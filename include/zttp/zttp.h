@@ -240,8 +240,13 @@ typedef struct zttp_config zttp_config;
 
 /**
  * zttp_limit names every limit a connection enforces, for
- * zttp_config_set_limit(). Exceeding a limit set on received data is a fatal
- * error naming it. Ids are never renumbered; new ones are appended.
+ * zttp_config_set_limit(). Exceeding a limit set on received data is an
+ * error naming it: fatal on HTTP/1.1 and for connection-wide limits; on
+ * HTTP/2 and HTTP/3 a header or trailer section over MAX_HEADERS,
+ * MAX_HEADER_BYTES, MAX_TRAILERS or MAX_TRAILER_BYTES only ends its stream
+ * (RST_STREAM / RESET_STREAM, reported as ZTTP_EVENT_STREAM_RESET; an HTTP/2
+ * server answers a request over them with 431). Ids are never renumbered;
+ * new ones are appended.
  * @since 0.1.0
  */
 enum zttp_limit {
@@ -930,7 +935,8 @@ ZTTP_EXTERN int32_t zttp_conn_send_informational(zttp_conn *conn,
  * it would take). With ZTTP_SEND_FLAG_END_STREAM the message ends once all
  * |len| bytes were taken. Errors: ZTTP_ERR_FRAMING (more than the declared
  * Content-Length, or a body on a bodyless message), ZTTP_ERR_INVALID_STATE,
- * ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_NOMEM.
+ * ZTTP_ERR_STREAM_NOT_FOUND, ZTTP_ERR_CLOSED (HTTP/3: the connection is
+ * closing), ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_send_data(zttp_conn *conn, int64_t stream_id,
@@ -942,7 +948,8 @@ ZTTP_EXTERN int64_t zttp_conn_send_data(zttp_conn *conn, int64_t stream_id,
  * (num_trailers may be 0; HTTP/1.1 sends trailers only in a chunked body).
  * Returns 0, ZTTP_ERR_FRAMING (fewer bytes sent than the Content-Length,
  * or trailers that the framing cannot carry), ZTTP_ERR_INVALID_FIELD,
- * ZTTP_ERR_INVALID_STATE, ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_NOMEM.
+ * ZTTP_ERR_INVALID_STATE, ZTTP_ERR_BUFFER_FULL, ZTTP_ERR_STREAM_NOT_FOUND,
+ * ZTTP_ERR_CLOSED (HTTP/3: the connection is closing), ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_end_message(zttp_conn *conn, int64_t stream_id,
@@ -967,8 +974,8 @@ ZTTP_EXTERN int32_t zttp_conn_reset_stream(zttp_conn *conn, int64_t stream_id,
  * zttp_conn_close starts closing the connection with the wire |error_code|
  * (HTTP/2 GOAWAY, QUIC CONNECTION_CLOSE; HTTP/1.1 ignores it; on HTTP/3
  * 0 means H3_NO_ERROR, 0x100, and a graceful close sends GOAWAY (RFC 9114
- * §5.2) and closes with H3_NO_ERROR once the streams below it finished).
- * With
+ * §5.2) and closes with H3_NO_ERROR once the streams below it finished;
+ * if the GOAWAY cannot be queued, the close is immediate). With
  * ZTTP_CLOSE_FLAG_GRACEFUL, messages in progress finish first (HTTP/1.1: the
  * response in progress gets Connection: close and no further request is
  * read); without it, unsent output is dropped at once. Close the transport

@@ -669,13 +669,22 @@ int32_t zttp_h3_close(zttp_conn *conn, uint64_t error_code, uint32_t flags) {
       uint8_t buf[16];
       size_t n = zttp_h3_encode_varint_frame(buf, sizeof(buf),
                                              ZTTP_H3_FRAME_GOAWAY, id);
+      /* Whole or not at all: a cut frame would corrupt the control
+       * stream. A control stream that cannot take 16 bytes belongs to a
+       * peer that stopped reading it: the close becomes immediate. */
       int64_t took =
-          zttp_quic_conn_stream_write(e->qc, (uint64_t)e->ctrl_id, buf, n, 0);
+          zttp_quic_conn_stream_room(e->qc, (uint64_t)e->ctrl_id) >= n
+              ? zttp_quic_conn_stream_write(e->qc, (uint64_t)e->ctrl_id, buf, n,
+                                            0)
+              : 0;
+      if (took == ZTTP_ERR_NOMEM) {
+        return zttp_h3_fail(conn, ZTTP_ERR_NOMEM, ZTTP_H3_INTERNAL_ERROR,
+                            "out of memory");
+      }
       if (took != (int64_t)n) {
-        return zttp_h3_fail(conn,
-                            took == ZTTP_ERR_NOMEM ? ZTTP_ERR_NOMEM
-                                                   : ZTTP_ERR_BUFFER_FULL,
-                            ZTTP_H3_INTERNAL_ERROR, "cannot queue GOAWAY");
+        zttp_quic_conn_close(e->qc, 1, ZTTP_H3_NO_ERROR, NULL, 0, conn->now);
+        e->closed = 1;
+        return 0;
       }
       e->goaway_sent = 1;
       e->goaway_id = id;
