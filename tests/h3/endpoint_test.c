@@ -101,8 +101,11 @@ static int32_t to_server(net *n, int c, const uint8_t *data, size_t len) {
   uint8_t reply[1500];
   size_t rlen = 0;
   zttp_conn *conn = NULL;
-  int32_t rv = zttp_endpoint_receive(n->ep, &conn, reply, sizeof(reply), &rlen,
-                                     data, len, &n->cpath[c], n->now);
+  zttp_path junk; /* c < 0: a sender that is no client */
+  path_for(&junk, MAX_CLIENTS);
+  int32_t rv =
+      zttp_endpoint_receive(n->ep, &conn, reply, sizeof(reply), &rlen, data,
+                            len, c >= 0 ? &n->cpath[c] : &junk, n->now);
   assert_true(rv >= 0);
   if (rv == ZTTP_ENDPOINT_NEW_CONN) {
     assert_true(n->num_conns < MAX_CONNS);
