@@ -501,3 +501,335 @@ int zttp_msg_check(zttp_msg *msg, const char **why, const zttp_header *fields,
   }
   return 0;
 }
+
+/* ---- events ------------------------------------------------------------- */
+
+void zttp_msg_request_event(zttp_event *ev, zttp_header *fields, size_t num,
+                            const zttp_msg *msg, int64_t stream_id,
+                            int end_stream, uint32_t http_version) {
+  int connect = zttp_msg_is_connect(msg->method);
+  zttp_header *h = fields + msg->first_regular;
+  size_t nh = num - msg->first_regular;
+  if (msg->authority.base != NULL && !msg->has_host && msg->first_regular > 0) {
+    h--;
+    nh++;
+    h->name = "host";
+    h->name_len = 4;
+    h->value = msg->authority.base;
+    h->value_len = msg->authority.len;
+    h->flags = 0;
+    h->reserved = 0;
+  }
+  ev->kind = ZTTP_EVENT_REQUEST;
+  ev->stream_id = stream_id;
+  ev->flags = 0;
+  if (end_stream) {
+    ev->flags |= ZTTP_EVENT_FLAG_END_STREAM;
+  }
+  if (msg->expect_continue) {
+    ev->flags |= ZTTP_EVENT_FLAG_EXPECT_CONTINUE;
+  }
+  if (connect) {
+    ev->flags |= ZTTP_EVENT_FLAG_UPGRADE;
+  }
+  zttp_request_event *r = &ev->u.request;
+  /* Every member is set below (no memset: it compiles to "rep stos"). */
+  r->query.base = NULL;
+  r->query.len = 0;
+  r->reserved = 0;
+  r->method = msg->method;
+  r->target =
+      connect && msg->protocol.base == NULL ? msg->authority : msg->path;
+  r->path = r->target;
+  const char *q = r->target.base != NULL
+                      ? memchr(r->target.base, '?', r->target.len)
+                      : NULL;
+  if (q != NULL) {
+    r->path.len = (size_t)(q - r->target.base);
+    r->query.base = q + 1;
+    r->query.len = r->target.len - r->path.len - 1;
+  }
+  r->authority = msg->authority;
+  r->scheme = msg->scheme;
+  r->protocol = msg->protocol;
+  r->headers = h;
+  r->num_headers = nh;
+  r->http_version = http_version;
+}
+
+void zttp_msg_response_event(zttp_event *ev, const zttp_header *fields,
+                             size_t num, const zttp_msg *msg, int64_t stream_id,
+                             uint32_t flags, uint32_t http_version) {
+  ev->kind = ZTTP_EVENT_RESPONSE;
+  ev->stream_id = stream_id;
+  ev->flags = flags;
+  zttp_response_event *r = &ev->u.response;
+  /* Every member is set here (no memset: it compiles to "rep stos"). */
+  r->reason.base = NULL;
+  r->reason.len = 0;
+  r->status = msg->status;
+  r->http_version = http_version;
+  r->headers = fields + msg->first_regular;
+  r->num_headers = num - msg->first_regular;
+}
+
+/* ---- outgoing field sections ------------------------------------------- */
+
+void zttp_msg_out_free(zttp_msg_out *o, const zttp_mem *mem) {
+  zttp_mem_free(mem, o->fields);
+  zttp_mem_free(mem, o->lower);
+  o->fields = NULL;
+  o->lower = NULL;
+  o->cap = 0;
+  o->lower_cap = 0;
+}
+
+int32_t zttp_msg_out_reserve(zttp_msg_out *o, const zttp_mem *mem, size_t num,
+                             size_t bytes) {
+  if (num > o->cap) {
+    size_t cap = o->cap == 0 ? 32 : o->cap;
+    while (cap < num) {
+      cap *= 2;
+    }
+    zttp_header *f = zttp_mem_realloc(mem, o->fields, cap * sizeof(*f));
+    if (f == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+    o->fields = f;
+    o->cap = cap;
+  }
+  if (bytes > o->lower_cap) {
+    size_t cap = o->lower_cap == 0 ? 1024 : o->lower_cap;
+    while (cap < bytes) {
+      cap *= 2;
+    }
+    char *lower = zttp_mem_realloc(mem, o->lower, cap);
+    if (lower == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+    o->lower = lower;
+    o->lower_cap = cap;
+  }
+  return 0;
+}
+
+void zttp_msg_out_put(zttp_msg_out *o, size_t *n, const char *name, size_t nlen,
+                      const char *value, size_t vlen, uint32_t flags) {
+  zttp_header *h = &o->fields[(*n)++];
+  h->name = name;
+  h->name_len = nlen;
+  h->value = value;
+  h->value_len = vlen;
+  h->flags = flags;
+  h->reserved = 0;
+}
+
+static int32_t refuse(zttp_msg_built *b, const char *why, size_t at) {
+  b->why = why;
+  b->at = at;
+  return ZTTP_ERR_INVALID_FIELD;
+}
+
+/* Validates the caller's regular fields and appends them from entry
+ * b->num_fields on, lowercased (RFC 9113 §8.2.1, §8.2.2; RFC 9114 §4.2):
+ * no connection-specific field, te only "trailers". Unless |trailers|,
+ * content-length goes to b->content_length. |host| (requests) receives a
+ * host field instead of the list. */
+static int32_t add_fields(zttp_msg_out *o, zttp_msg_built *b,
+                          const zttp_mem *mem, const zttp_header *headers,
+                          size_t num, zttp_str *host, int trailers) {
+  size_t lower_bytes = 0;
+  for (size_t i = 0; i < num; i++) {
+    const zttp_header *h = &headers[i];
+    int upper;
+    if (!zttp_msg_name_valid_send(h->name, h->name_len, &upper)) {
+      return refuse(b, "invalid name", i);
+    }
+    if (!zttp_msg_value_valid_send(h->value, h->value_len)) {
+      return refuse(b, "invalid value", i);
+    }
+    if (upper) {
+      lower_bytes += h->name_len;
+    }
+  }
+  int32_t rv = zttp_msg_out_reserve(o, mem, b->num_fields + num, lower_bytes);
+  if (rv != 0) {
+    return rv;
+  }
+  char *lower = o->lower;
+  for (size_t i = 0; i < num; i++) {
+    const zttp_header *h = &headers[i];
+    const char *name = h->name;
+    int upper = 0;
+    if (lower_bytes > 0) {
+      /* Some name has uppercase letters (the first pass found it). */
+      zttp_msg_name_valid_send(h->name, h->name_len, &upper);
+    }
+    if (upper) {
+      for (size_t k = 0; k < h->name_len; k++) {
+        char c = h->name[k];
+        lower[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+      }
+      name = lower;
+      lower += h->name_len;
+    }
+    size_t nl = h->name_len;
+    if (zttp_msg_connection_specific(name, nl)) {
+      return refuse(b, "connection-specific field", i);
+    }
+    if (nl == 2 && name[0] == 't' && name[1] == 'e' &&
+        !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0)) {
+      return refuse(b, "te other than trailers", i);
+    }
+    if (!trailers && nl == 14 && memcmp(name, "content-length", 14) == 0) {
+      int64_t cl = zttp_msg_parse_uint(h->value, h->value_len);
+      if (cl < 0 || (b->content_length >= 0 && b->content_length != cl)) {
+        return refuse(b, "invalid content-length", i);
+      }
+      b->content_length = cl;
+    }
+    if (host != NULL && nl == 4 && memcmp(name, "host", 4) == 0) {
+      if (host->base != NULL) {
+        return refuse(b, "repeated host", i);
+      }
+      host->base = h->value;
+      host->len = h->value_len;
+      continue;
+    }
+    zttp_msg_out_put(o, &b->num_fields, name, nl, h->value, h->value_len,
+                     h->flags);
+  }
+  return 0;
+}
+
+static void built_init(zttp_msg_built *b) {
+  b->num_fields = 0;
+  b->content_length = -1;
+  b->connect = 0;
+  b->why = NULL;
+  b->at = 0;
+}
+
+int32_t zttp_msg_out_request(zttp_msg_out *o, zttp_msg_built *b,
+                             const zttp_mem *mem, zttp_str method,
+                             zttp_str target, const zttp_header *headers,
+                             size_t num_headers, zttp_str default_scheme,
+                             int peer_connect_protocol) {
+  built_init(b);
+  int upper;
+  if (!zttp_msg_name_valid_send(method.base, method.len, &upper) ||
+      !zttp_msg_value_valid_send(target.base, target.len)) {
+    return refuse(b, "invalid method or target", 0);
+  }
+  /* Leading :scheme, :authority and :protocol entries. */
+  zttp_str scheme = {NULL, 0};
+  zttp_str authority = {NULL, 0};
+  zttp_str protocol = {NULL, 0};
+  size_t k = 0;
+  for (;
+       k < num_headers && headers[k].name_len > 0 && headers[k].name[0] == ':';
+       k++) {
+    zttp_str v = {headers[k].value, headers[k].value_len};
+    const char *n = headers[k].name;
+    size_t nl = headers[k].name_len;
+    if (!zttp_msg_value_valid_send(v.base, v.len)) {
+      return refuse(b, "invalid value", k);
+    }
+    if (nl == 7 && memcmp(n, ":scheme", 7) == 0 && scheme.base == NULL) {
+      scheme = v;
+    } else if (nl == 10 && memcmp(n, ":authority", 10) == 0 &&
+               authority.base == NULL) {
+      authority = v;
+    } else if (nl == 9 && memcmp(n, ":protocol", 9) == 0 &&
+               protocol.base == NULL) {
+      protocol = v;
+    } else {
+      return refuse(b, "pseudo-header not allowed here", k);
+    }
+  }
+  int connect = zttp_msg_is_connect(method);
+  if (protocol.base != NULL && (!connect || !peer_connect_protocol)) {
+    /* RFC 8441 §4, RFC 9220 §3 */
+    return refuse(b,
+                  ":protocol needs CONNECT and the peer's "
+                  "SETTINGS_ENABLE_CONNECT_PROTOCOL",
+                  0);
+  }
+  int32_t rv = zttp_msg_out_reserve(o, mem, num_headers + 5, 0);
+  if (rv != 0) {
+    return rv;
+  }
+  /* Four pseudo-header slots (the usual count), filled below; the regular
+   * fields follow them and move only when there are not four. */
+  b->num_fields = 4;
+  zttp_str host = {NULL, 0};
+  if ((rv = add_fields(o, b, mem, headers + k, num_headers - k, &host, 0)) !=
+      0) {
+    return rv;
+  }
+  if (authority.base == NULL) {
+    authority = connect && protocol.base == NULL ? target : host;
+  }
+  if (scheme.base == NULL) {
+    scheme = default_scheme;
+  }
+  /* RFC 9113 §8.3.1, §8.5; RFC 9114 §4.3.1, §4.4: CONNECT carries
+   * :authority only. */
+  if (authority.base == NULL && connect) {
+    return refuse(b, "CONNECT needs an authority", 0);
+  }
+  int with_path = !connect || protocol.base != NULL;
+  size_t p = 1 + 2 * (size_t)with_path + (authority.base != NULL) +
+             (protocol.base != NULL);
+  /* The regular fields start right after the pseudo-headers, which are
+   * written in place (a local array copied over compiled to "rep movs"). */
+  size_t n = b->num_fields;
+  if (p != 4) {
+    memmove(o->fields + p, o->fields + 4, (n - 4) * sizeof(*o->fields));
+  }
+  size_t slot = 0;
+  zttp_msg_out_put(o, &slot, ":method", 7, method.base, method.len, 0);
+  if (with_path) {
+    zttp_msg_out_put(o, &slot, ":scheme", 7, scheme.base, scheme.len, 0);
+  }
+  if (authority.base != NULL) {
+    zttp_msg_out_put(o, &slot, ":authority", 10, authority.base, authority.len,
+                     0);
+  }
+  if (with_path) {
+    zttp_msg_out_put(o, &slot, ":path", 5, target.base, target.len, 0);
+  }
+  if (protocol.base != NULL) {
+    zttp_msg_out_put(o, &slot, ":protocol", 9, protocol.base, protocol.len, 0);
+  }
+  b->num_fields = n - 4 + p;
+  b->connect = (uint8_t)connect;
+  return 0;
+}
+
+int32_t zttp_msg_out_status(zttp_msg_out *o, zttp_msg_built *b,
+                            const zttp_mem *mem, uint32_t status,
+                            const zttp_header *headers, size_t num_headers) {
+  built_init(b);
+  int32_t rv = zttp_msg_out_reserve(o, mem, num_headers + 1, 0);
+  if (rv != 0) {
+    return rv;
+  }
+  o->status[0] = (char)('0' + status / 100);
+  o->status[1] = (char)('0' + status / 10 % 10);
+  o->status[2] = (char)('0' + status % 10);
+  o->status[3] = 0;
+  zttp_msg_out_put(o, &b->num_fields, ":status", 7, o->status, 3, 0);
+  return add_fields(o, b, mem, headers, num_headers, NULL, 0);
+}
+
+int32_t zttp_msg_out_trailers(zttp_msg_out *o, zttp_msg_built *b,
+                              const zttp_mem *mem, const zttp_header *trailers,
+                              size_t num_trailers) {
+  built_init(b);
+  int32_t rv = zttp_msg_out_reserve(o, mem, num_trailers, 0);
+  if (rv != 0) {
+    return rv;
+  }
+  return add_fields(o, b, mem, trailers, num_trailers, NULL, 1);
+}

@@ -10,6 +10,8 @@
 #include "zttp/zttp.h"
 
 #include "common/buf.h"
+#include "common/evq.h"
+#include "common/msg.h"
 #include "engine.h" /* src/engine.h */
 #include "h2/frame.h"
 #include "h2/stream.h"
@@ -29,14 +31,6 @@ enum {
 };
 
 enum { GOAWAY_NONE, GOAWAY_FIRST, GOAWAY_SENT };
-
-/* An event that carries no pointer, queued behind the one being returned. */
-typedef struct event_rec {
-  uint32_t kind;
-  uint32_t flags;
-  int64_t stream_id;
-  uint64_t code;
-} event_rec;
 
 typedef struct bucket {
   uint64_t tokens;
@@ -73,10 +67,7 @@ typedef struct h2_engine {
   zttp_hpack_fields fields;
 
   /* Scratch for outgoing field lists. */
-  zttp_header *sf;
-  size_t sf_cap;
-  char *sb;
-  size_t sb_cap;
+  zttp_msg_out sec;
 
   /* Settings: ours (advertised = enforced) and the peer's. */
   uint32_t local_max_frame;
@@ -112,11 +103,8 @@ typedef struct h2_engine {
   zttp_h2_stream *sched;
   size_t queued_total;
 
-  /* Events waiting behind the current one. */
-  event_rec *evq;
-  size_t evq_head;
-  size_t evq_len;
-  size_t evq_cap;
+  /* Events waiting behind the current one (storage grown on demand). */
+  zttp_evq evq;
 
   /* Shutdown. */
   uint8_t goaway_state;
@@ -170,8 +158,6 @@ int32_t zttp_h2_control_queued(zttp_conn *conn, h2_engine *e);
 int32_t zttp_h2_out_error(zttp_conn *conn, int32_t rv);
 int32_t zttp_h2_enqueue(zttp_conn *conn, h2_engine *e, uint32_t kind,
                         uint32_t flags, int64_t stream_id, uint64_t code);
-void zttp_h2_purge_events(h2_engine *e, int64_t stream_id);
-int zttp_h2_dequeue(h2_engine *e, zttp_event *ev);
 int zttp_h2_stream_idle(const zttp_conn *conn, const h2_engine *e, uint32_t id);
 int32_t zttp_h2_stream_new(zttp_conn *conn, h2_engine *e, uint32_t id,
                            zttp_h2_stream **out);
@@ -190,16 +176,13 @@ int32_t zttp_h2_apply_settings(zttp_conn *conn, h2_engine *e, const uint8_t *p,
 int32_t zttp_h2_next_event(zttp_conn *conn, zttp_event *ev);
 int64_t zttp_h2_receive_data(zttp_conn *conn, const uint8_t *data, size_t len);
 
-/* send.c: the scheduler, output framing, the outgoing field scratch, and the
- * send-side vtable functions. */
+/* send.c: the scheduler, output framing (header blocks of the field
+ * sections common/msg.h builds in |sec|), and the send-side vtable
+ * functions. */
 void zttp_h2_sched_remove(h2_engine *e, zttp_h2_stream *s);
 size_t zttp_h2_app_room(const h2_engine *e);
 size_t zttp_h2_data_fit(const h2_engine *e, size_t room);
 size_t zttp_h2_send_capacity(const h2_engine *e, const zttp_h2_stream *s);
-int32_t zttp_h2_scratch_reserve(zttp_conn *conn, h2_engine *e, size_t n,
-                                size_t bytes);
-void zttp_h2_scratch_put(h2_engine *e, size_t *n, const char *name, size_t nlen,
-                         const char *value, size_t vlen, uint32_t flags);
 int32_t zttp_h2_write_header_block(zttp_conn *conn, h2_engine *e, uint32_t id,
                                    size_t n, int end_stream, int control);
 int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,

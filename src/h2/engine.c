@@ -125,68 +125,11 @@ int32_t zttp_h2_out_error(zttp_conn *conn, int32_t rv) {
 
 int32_t zttp_h2_enqueue(zttp_conn *conn, h2_engine *e, uint32_t kind,
                         uint32_t flags, int64_t stream_id, uint64_t code) {
-  if (e->evq_len == e->evq_cap) {
-    size_t cap = e->evq_cap == 0 ? 8 : e->evq_cap * 2;
-    event_rec *q = zttp_mem_calloc(&conn->mem, cap, sizeof(*q));
-    if (q == NULL) {
-      return zttp_h2_fail(conn, ZTTP_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < e->evq_len; i++) {
-      q[i] = e->evq[(e->evq_head + i) % e->evq_cap];
-    }
-    zttp_mem_free(&conn->mem, e->evq);
-    e->evq = q;
-    e->evq_cap = cap;
-    e->evq_head = 0;
+  if (zttp_evq_full(&e->evq) && zttp_evq_grow(&e->evq, &conn->mem) != 0) {
+    return zttp_h2_fail(conn, ZTTP_ERR_NOMEM, "out of memory");
   }
-  /* evq_cap is a power of two: a mask, not a division. */
-  event_rec *r = &e->evq[(e->evq_head + e->evq_len) & (e->evq_cap - 1)];
-  r->kind = kind;
-  r->flags = flags;
-  r->stream_id = stream_id;
-  r->code = code;
-  e->evq_len++;
+  zttp_evq_push(&e->evq, kind, flags, stream_id, code);
   return 0;
-}
-
-/* Drops the queued events of |stream_id| (the application reset it: it
- * hears nothing more of it). */
-void zttp_h2_purge_events(h2_engine *e, int64_t stream_id) {
-  size_t kept = 0;
-  for (size_t i = 0; i < e->evq_len; i++) {
-    event_rec r = e->evq[(e->evq_head + i) % e->evq_cap];
-    if (r.stream_id != stream_id) {
-      e->evq[(e->evq_head + kept++) % e->evq_cap] = r;
-    }
-  }
-  e->evq_len = kept;
-}
-
-int zttp_h2_dequeue(h2_engine *e, zttp_event *ev) {
-  if (e->evq_len == 0) {
-    return 0;
-  }
-  event_rec *r = &e->evq[e->evq_head];
-  e->evq_head = (e->evq_head + 1) & (e->evq_cap - 1);
-  e->evq_len--;
-  ev->kind = r->kind;
-  ev->flags = r->flags;
-  ev->stream_id = r->stream_id;
-  switch (r->kind) {
-  case ZTTP_EVENT_STREAM_RESET:
-    ev->u.reset.error_code = r->code;
-    break;
-  case ZTTP_EVENT_WINDOW_UPDATE:
-    ev->u.window.available = r->code;
-    break;
-  case ZTTP_EVENT_END_MESSAGE:
-    ev->u.end.trailers = NULL;
-    ev->u.end.num_trailers = 0;
-    break;
-  default:
-    break;
-  }
-  return 1;
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -590,10 +533,9 @@ static void h2_free(zttp_conn *conn) {
   zttp_hpack_decoder_free(&e->dec);
   zttp_hpack_encoder_free(&e->enc);
   zttp_hpack_fields_free(&e->fields, &conn->mem);
-  zttp_mem_free(&conn->mem, e->sf);
-  zttp_mem_free(&conn->mem, e->sb);
+  zttp_msg_out_free(&e->sec, &conn->mem);
   zttp_mem_free(&conn->mem, e->settings_ev);
-  zttp_mem_free(&conn->mem, e->evq);
+  zttp_evq_free(&e->evq, &conn->mem);
 }
 
 int32_t zttp_h2_upgrade(zttp_conn *conn, zttp_str method, const char *settings,

@@ -23,11 +23,11 @@ static int32_t on_request(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     /* RFC 9113 §8.2, RFC 9110 §15.5.20 (431): the block was decoded (the
      * table is in sync) but is too large; refuse the request alone. */
     size_t n = 0;
-    rv = zttp_h2_scratch_reserve(conn, e, 1, 0);
+    rv = zttp_msg_out_reserve(&e->sec, &conn->mem, 1, 0);
     if (rv != 0) {
       return zttp_h2_fail(conn, ZTTP_ERR_NOMEM, "out of memory");
     }
-    zttp_h2_scratch_put(e, &n, ":status", 7, "431", 3, 0);
+    zttp_msg_out_put(&e->sec, &n, ":status", 7, "431", 3, 0);
     if ((rv = zttp_h2_write_header_block(conn, e, id, n, 1, 1)) != 0) {
       return rv;
     }
@@ -57,8 +57,7 @@ static int32_t on_request(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     (void)why; /* the STREAM_RESET carries the code */
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_PROTOCOL_ERROR, 1);
   }
-  int connect =
-      msg.method.len == 7 && memcmp(msg.method.base, "CONNECT", 7) == 0;
+  int connect = zttp_msg_is_connect(msg.method);
   if (end_stream && msg.content_length > 0) {
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_PROTOCOL_ERROR, 1);
   }
@@ -78,53 +77,8 @@ static int32_t on_request(zttp_conn *conn, h2_engine *e, zttp_event *ev,
   if (msg.method.len == 4 && memcmp(msg.method.base, "HEAD", 4) == 0) {
     s->flags |= ZTTP_H2_SF_HEAD;
   }
-  /* RFC 9113 §8.3.1: :authority becomes a host field when there is none. */
-  zttp_header *h = f + msg.first_regular;
-  size_t nh = num - msg.first_regular;
-  if (msg.authority.base != NULL && !msg.has_host && msg.first_regular > 0) {
-    h--;
-    nh++;
-    h->name = "host";
-    h->name_len = 4;
-    h->value = msg.authority.base;
-    h->value_len = msg.authority.len;
-    h->flags = 0;
-    h->reserved = 0;
-  }
-  ev->kind = ZTTP_EVENT_REQUEST;
-  ev->stream_id = id;
-  ev->flags = 0;
-  if (end_stream) {
-    ev->flags |= ZTTP_EVENT_FLAG_END_STREAM;
-  }
-  if (msg.expect_continue) {
-    ev->flags |= ZTTP_EVENT_FLAG_EXPECT_CONTINUE;
-  }
-  if (connect) {
-    ev->flags |= ZTTP_EVENT_FLAG_UPGRADE;
-  }
-  zttp_request_event *r = &ev->u.request;
-  /* Every member is set below (no memset: it compiles to "rep stos"). */
-  r->query.base = NULL;
-  r->query.len = 0;
-  r->reserved = 0;
-  r->method = msg.method;
-  r->target = connect && msg.protocol.base == NULL ? msg.authority : msg.path;
-  r->path = r->target;
-  const char *q = r->target.base != NULL
-                      ? memchr(r->target.base, '?', r->target.len)
-                      : NULL;
-  if (q != NULL) {
-    r->path.len = (size_t)(q - r->target.base);
-    r->query.base = q + 1;
-    r->query.len = r->target.len - r->path.len - 1;
-  }
-  r->authority = msg.authority;
-  r->scheme = msg.scheme;
-  r->protocol = msg.protocol;
-  r->headers = h;
-  r->num_headers = nh;
-  r->http_version = 20;
+  /* RFC 9113 §8.3.1 */
+  zttp_msg_request_event(ev, f, num, &msg, id, end_stream, 20);
   if (end_stream) {
     if ((rv = zttp_h2_enqueue(conn, e, ZTTP_EVENT_END_MESSAGE, 0, id, 0)) !=
         0) {
@@ -178,25 +132,18 @@ static int32_t on_stream_block(zttp_conn *conn, h2_engine *e, zttp_event *ev,
     (void)why; /* the STREAM_RESET carries the code */
     return zttp_h2_stream_error(conn, e, id, ZTTP_H2_PROTOCOL_ERROR, 1);
   }
-  ev->stream_id = id;
-  ev->flags = end_stream && !trailers ? ZTTP_EVENT_FLAG_END_STREAM : 0;
   if (trailers) {
     s->recv = ZTTP_H2_RECV_DONE;
+    ev->stream_id = id;
+    ev->flags = 0;
     ev->kind = ZTTP_EVENT_END_MESSAGE;
     ev->u.end.trailers = f;
     ev->u.end.num_trailers = num;
     int32_t rv = zttp_h2_maybe_close(conn, e, s);
     return rv != 0 ? rv : 1;
   }
-  ev->kind = ZTTP_EVENT_RESPONSE;
-  zttp_response_event *r = &ev->u.response;
-  /* Every member is set here (no memset: it compiles to "rep stos"). */
-  r->reason.base = NULL;
-  r->reason.len = 0;
-  r->status = msg.status;
-  r->http_version = 20;
-  r->headers = f + msg.first_regular;
-  r->num_headers = num - msg.first_regular;
+  zttp_msg_response_event(ev, f, num, &msg, id,
+                          end_stream ? ZTTP_EVENT_FLAG_END_STREAM : 0, 20);
   if (msg.status >= 200) {
     if ((s->flags & ZTTP_H2_SF_HEAD) || zttp_h2_bodyless_status(msg.status)) {
       s->flags |= ZTTP_H2_SF_RECV_BODYLESS;
@@ -891,7 +838,7 @@ static int32_t on_eof(zttp_conn *conn, h2_engine *e, zttp_event *ev) {
 int32_t zttp_h2_next_event(zttp_conn *conn, zttp_event *ev) {
   h2_engine *e = zttp_h2_eng(conn);
   for (;;) {
-    if (zttp_h2_dequeue(e, ev)) {
+    if (zttp_evq_pop(&e->evq, ev)) {
       return 1;
     }
     if (e->closed) {

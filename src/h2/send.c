@@ -169,125 +169,15 @@ static int32_t fill_output(zttp_conn *conn, h2_engine *e) {
   return 0;
 }
 
-/* Grows the outgoing field scratch to hold |n| fields and |bytes| bytes. */
-int32_t zttp_h2_scratch_reserve(zttp_conn *conn, h2_engine *e, size_t n,
-                                size_t bytes) {
-  if (n > e->sf_cap) {
-    size_t cap = e->sf_cap == 0 ? 32 : e->sf_cap;
-    while (cap < n) {
-      cap *= 2;
-    }
-    zttp_header *sf = zttp_mem_realloc(&conn->mem, e->sf, cap * sizeof(*sf));
-    if (sf == NULL) {
-      return ZTTP_ERR_NOMEM;
-    }
-    e->sf = sf;
-    e->sf_cap = cap;
-  }
-  if (bytes > e->sb_cap) {
-    size_t cap = e->sb_cap == 0 ? 1024 : e->sb_cap;
-    while (cap < bytes) {
-      cap *= 2;
-    }
-    char *sb = zttp_mem_realloc(&conn->mem, e->sb, cap);
-    if (sb == NULL) {
-      return ZTTP_ERR_NOMEM;
-    }
-    e->sb = sb;
-    e->sb_cap = cap;
-  }
-  return 0;
-}
-
-void zttp_h2_scratch_put(h2_engine *e, size_t *n, const char *name, size_t nlen,
-                         const char *value, size_t vlen, uint32_t flags) {
-  zttp_header *h = &e->sf[(*n)++];
-  h->name = name;
-  h->name_len = nlen;
-  h->value = value;
-  h->value_len = vlen;
-  h->flags = flags;
-  h->reserved = 0;
-}
-
-/* What the regular fields of an outgoing message say. */
-typedef struct send_info {
-  int64_t content_length;
-  zttp_str host;
-} send_info;
-
 static int32_t field_error(zttp_conn *conn, const char *why, size_t i) {
   return zttp_conn_error(conn, ZTTP_ERR_INVALID_FIELD, 0, -1,
                          "field %zu refused: %s", i, why);
 }
 
-/* Validates the caller's regular fields and appends them to the scratch,
- * lowercased (RFC 9113 §8.2.1). |host_to_authority| drops a host field into
- * info->host (requests). */
-static int32_t add_fields(zttp_conn *conn, h2_engine *e, size_t *n,
-                          send_info *info, const zttp_header *headers,
-                          size_t num, int host_to_authority, int trailers) {
-  size_t lower_bytes = 0;
-  for (size_t i = 0; i < num; i++) {
-    const zttp_header *h = &headers[i];
-    int upper;
-    if (!zttp_msg_name_valid_send(h->name, h->name_len, &upper)) {
-      return field_error(conn, "invalid name", i);
-    }
-    if (!zttp_msg_value_valid_send(h->value, h->value_len)) {
-      return field_error(conn, "invalid value", i);
-    }
-    if (upper) {
-      lower_bytes += h->name_len;
-    }
-  }
-  int32_t rv = zttp_h2_scratch_reserve(conn, e, *n + num, lower_bytes);
-  if (rv != 0) {
-    return rv;
-  }
-  char *sb = e->sb;
-  for (size_t i = 0; i < num; i++) {
-    const zttp_header *h = &headers[i];
-    const char *name = h->name;
-    int upper = 0;
-    if (lower_bytes > 0) {
-      /* Some name has uppercase letters (the first pass found it). */
-      zttp_msg_name_valid_send(h->name, h->name_len, &upper);
-    }
-    if (upper) {
-      for (size_t k = 0; k < h->name_len; k++) {
-        char c = h->name[k];
-        sb[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-      }
-      name = sb;
-      sb += h->name_len;
-    }
-    size_t nl = h->name_len;
-    if (zttp_msg_connection_specific(name, nl)) {
-      return field_error(conn, "connection-specific field", i);
-    }
-    if (nl == 2 && name[0] == 't' && name[1] == 'e' &&
-        !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0)) {
-      return field_error(conn, "te other than trailers", i);
-    }
-    if (!trailers && nl == 14 && memcmp(name, "content-length", 14) == 0) {
-      int64_t cl = zttp_msg_parse_uint(h->value, h->value_len);
-      if (cl < 0 || (info->content_length >= 0 && info->content_length != cl)) {
-        return field_error(conn, "invalid content-length", i);
-      }
-      info->content_length = cl;
-    }
-    if (host_to_authority && nl == 4 && memcmp(name, "host", 4) == 0) {
-      if (info->host.base != NULL) {
-        return field_error(conn, "repeated host", i);
-      }
-      info->host.base = h->value;
-      info->host.len = h->value_len;
-      continue;
-    }
-    zttp_h2_scratch_put(e, n, name, nl, h->value, h->value_len, h->flags);
-  }
-  return 0;
+/* The error of a zttp_msg_out_*() build that returned |rv|. */
+static int32_t build_error(zttp_conn *conn, int32_t rv,
+                           const zttp_msg_built *b) {
+  return rv == ZTTP_ERR_INVALID_FIELD ? field_error(conn, b->why, b->at) : rv;
 }
 
 /* Encodes the scratch fields into HEADERS + CONTINUATION frames (RFC 9113
@@ -299,7 +189,7 @@ int32_t zttp_h2_write_header_block(zttp_conn *conn, h2_engine *e, uint32_t id,
   if (e->peer_max_header_list != UINT64_MAX) {
     uint64_t list = 0;
     for (size_t i = 0; i < n; i++) {
-      list += e->sf[i].name_len + e->sf[i].value_len + 32;
+      list += e->sec.fields[i].name_len + e->sec.fields[i].value_len + 32;
     }
     if (list > e->peer_max_header_list) {
       return zttp_conn_error(conn, ZTTP_ERR_INVALID_FIELD, 0, (int64_t)id,
@@ -309,7 +199,7 @@ int32_t zttp_h2_write_header_block(zttp_conn *conn, h2_engine *e, uint32_t id,
                              (unsigned long long)e->peer_max_header_list);
     }
   }
-  size_t bound = zttp_hpack_encode_bound(&e->enc, e->sf, n);
+  size_t bound = zttp_hpack_encode_bound(&e->enc, e->sec.fields, n);
   size_t maxf = e->peer_max_frame;
   size_t frames = bound / maxf + 1;
   size_t need = bound + frames * ZTTP_H2_FRAME_HEADER_LEN;
@@ -321,8 +211,8 @@ int32_t zttp_h2_write_header_block(zttp_conn *conn, h2_engine *e, uint32_t id,
     return control ? zttp_h2_out_error(conn, rv) : rv;
   }
   uint8_t *base = e->out.data + e->out.end;
-  size_t len =
-      zttp_hpack_encode(&e->enc, base + ZTTP_H2_FRAME_HEADER_LEN, e->sf, n);
+  size_t len = zttp_hpack_encode(&e->enc, base + ZTTP_H2_FRAME_HEADER_LEN,
+                                 e->sec.fields, n);
   uint8_t flags = end_stream ? ZTTP_H2_FLAG_END_STREAM : 0;
   if (len <= maxf) {
     zttp_h2_frame_header_write(base, (uint32_t)len, ZTTP_H2_HEADERS,
@@ -393,102 +283,15 @@ int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, -1,
                            "stream ids exhausted");
   }
-  int upper;
-  if (!zttp_msg_name_valid_send(method.base, method.len, &upper) ||
-      !zttp_msg_value_valid_send(target.base, target.len)) {
-    return field_error(conn, "invalid method or target", 0);
+  zttp_msg_built b;
+  zttp_str scheme = {e->tls ? "https" : "http", e->tls ? 5 : 4};
+  if ((rv = zttp_msg_out_request(&e->sec, &b, &conn->mem, method, target,
+                                 headers, num_headers, scheme,
+                                 e->peer_connect_protocol)) != 0) {
+    return build_error(conn, rv, &b);
   }
-  /* Leading :scheme, :authority and :protocol entries. */
-  zttp_str scheme = {NULL, 0};
-  zttp_str authority = {NULL, 0};
-  zttp_str protocol = {NULL, 0};
-  size_t k = 0;
-  for (;
-       k < num_headers && headers[k].name_len > 0 && headers[k].name[0] == ':';
-       k++) {
-    zttp_str v = {headers[k].value, headers[k].value_len};
-    const char *n = headers[k].name;
-    size_t nl = headers[k].name_len;
-    if (!zttp_msg_value_valid_send(v.base, v.len)) {
-      return field_error(conn, "invalid value", k);
-    }
-    if (nl == 7 && memcmp(n, ":scheme", 7) == 0 && scheme.base == NULL) {
-      scheme = v;
-    } else if (nl == 10 && memcmp(n, ":authority", 10) == 0 &&
-               authority.base == NULL) {
-      authority = v;
-    } else if (nl == 9 && memcmp(n, ":protocol", 9) == 0 &&
-               protocol.base == NULL) {
-      protocol = v;
-    } else {
-      return field_error(conn, "pseudo-header not allowed here", k);
-    }
-  }
-  int connect = method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0;
-  if (protocol.base != NULL && (!connect || !e->peer_connect_protocol)) {
-    return field_error(conn,
-                       ":protocol needs CONNECT and the peer's "
-                       "SETTINGS_ENABLE_CONNECT_PROTOCOL",
-                       0);
-  }
-  if ((rv = zttp_h2_scratch_reserve(conn, e, num_headers + 5, 0)) != 0) {
-    return rv;
-  }
-  /* Four pseudo-header slots (the usual count), filled below; the regular
-   * fields follow them and move only when there are not four. */
-  size_t n = 4;
-  send_info info = {-1, {NULL, 0}};
-  if ((rv = add_fields(conn, e, &n, &info, headers + k, num_headers - k, 1,
-                       0)) != 0) {
-    return rv;
-  }
-  if (authority.base == NULL) {
-    authority = connect && protocol.base == NULL ? target : info.host;
-  }
-  if (scheme.base == NULL) {
-    scheme.base = e->tls ? "https" : "http";
-    scheme.len = e->tls ? 5 : 4;
-  }
-  /* RFC 9113 §8.3.1, §8.5: CONNECT carries :authority only. */
-  if (authority.base == NULL && connect) {
-    return field_error(conn, "CONNECT needs an authority", 0);
-  }
-  int with_path = !connect || protocol.base != NULL;
-  size_t p = 1 + 2 * (size_t)with_path + (authority.base != NULL) +
-             (protocol.base != NULL);
-  /* The regular fields start right after the pseudo-headers, which are
-   * written in place (a local array copied over compiled to "rep movs"). */
-  if (p != 4) {
-    memmove(e->sf + p, e->sf + 4, (n - 4) * sizeof(*e->sf));
-  }
-  size_t slot = 0;
-#define PSEUDO(nm, v)                                                          \
-  do {                                                                         \
-    e->sf[slot].name = nm;                                                     \
-    e->sf[slot].name_len = sizeof(nm) - 1;                                     \
-    e->sf[slot].value = (v).base;                                              \
-    e->sf[slot].value_len = (v).len;                                           \
-    e->sf[slot].flags = 0;                                                     \
-    e->sf[slot].reserved = 0;                                                  \
-    slot++;                                                                    \
-  } while (0)
-  PSEUDO(":method", method);
-  if (with_path) {
-    PSEUDO(":scheme", scheme);
-  }
-  if (authority.base != NULL) {
-    PSEUDO(":authority", authority);
-  }
-  if (with_path) {
-    PSEUDO(":path", target);
-  }
-  if (protocol.base != NULL) {
-    PSEUDO(":protocol", protocol);
-  }
-#undef PSEUDO
-  size_t total = n - 4 + p;
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
-  if (end && info.content_length > 0) {
+  if (end && b.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
   }
@@ -499,7 +302,7 @@ int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
   if ((rv = zttp_h2_stream_new(conn, e, id, &s)) != 0) {
     return rv;
   }
-  rv = zttp_h2_write_header_block(conn, e, id, total, end, 0);
+  rv = zttp_h2_write_header_block(conn, e, id, b.num_fields, end, 0);
   if (rv != 0) {
     zttp_h2_stream_release(conn, e, s);
     return rv;
@@ -507,38 +310,35 @@ int64_t zttp_h2_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
   e->next_local_id += 2;
   s->recv = ZTTP_H2_RECV_HEADERS;
   s->send = end ? ZTTP_H2_SEND_DONE : ZTTP_H2_SEND_BODY;
-  s->send_cl = connect ? -1 : info.content_length;
+  s->send_cl = b.connect ? -1 : b.content_length;
   s->flags |= ZTTP_H2_SF_SEEN_BY_APP;
   if (method.len == 4 && memcmp(method.base, "HEAD", 4) == 0) {
     s->flags |= ZTTP_H2_SF_HEAD;
   }
-  if (connect) {
+  if (b.connect) {
     s->flags |= ZTTP_H2_SF_CONNECT;
   }
   return id;
 }
 
-/* Sends a response head (1xx or final) on |s|. */
+/* Sends a response head (1xx or final) on |s|; its content-length goes to
+ * |*content_length| (-1: none). */
 static int32_t send_status(zttp_conn *conn, h2_engine *e, zttp_h2_stream *s,
                            uint32_t status, const zttp_header *headers,
                            size_t num_headers, int end, int bodyless,
-                           send_info *info) {
-  int32_t rv = zttp_h2_scratch_reserve(conn, e, num_headers + 1, 0);
+                           int64_t *content_length) {
+  zttp_msg_built b;
+  int32_t rv = zttp_msg_out_status(&e->sec, &b, &conn->mem, status, headers,
+                                   num_headers);
   if (rv != 0) {
-    return rv;
+    return build_error(conn, rv, &b);
   }
-  char digits[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                    (char)('0' + status % 10), 0};
-  size_t n = 0;
-  zttp_h2_scratch_put(e, &n, ":status", 7, digits, 3, 0);
-  if ((rv = add_fields(conn, e, &n, info, headers, num_headers, 0, 0)) != 0) {
-    return rv;
-  }
-  if (status >= 200 && end && !bodyless && info->content_length > 0) {
+  *content_length = b.content_length;
+  if (status >= 200 && end && !bodyless && b.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, s->id,
                            "END_STREAM with a non-zero Content-Length");
   }
-  return zttp_h2_write_header_block(conn, e, s->id, n, end, 0);
+  return zttp_h2_write_header_block(conn, e, s->id, b.num_fields, end, 0);
 }
 
 int32_t zttp_h2_send_response(zttp_conn *conn, int64_t stream_id,
@@ -560,15 +360,15 @@ int32_t zttp_h2_send_response(zttp_conn *conn, int64_t stream_id,
                            "a final response was already sent");
   }
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
-  send_info info = {-1, {NULL, 0}};
+  int64_t cl;
   int bodyless =
       (s->flags & ZTTP_H2_SF_HEAD) || zttp_h2_bodyless_status(status);
   if ((rv = send_status(conn, e, s, status, headers, num_headers, end, bodyless,
-                        &info)) != 0) {
+                        &cl)) != 0) {
     return rv;
   }
   s->send = end ? ZTTP_H2_SEND_DONE : ZTTP_H2_SEND_BODY;
-  s->send_cl = bodyless ? 0 : info.content_length;
+  s->send_cl = bodyless ? 0 : cl;
   if (end) {
     return zttp_h2_maybe_close(conn, e, s);
   }
@@ -596,8 +396,8 @@ int32_t zttp_h2_send_informational(zttp_conn *conn, int64_t stream_id,
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, stream_id,
                            "a final response was already sent");
   }
-  send_info info = {-1, {NULL, 0}};
-  return send_status(conn, e, s, status, headers, num_headers, 0, 0, &info);
+  int64_t cl;
+  return send_status(conn, e, s, status, headers, num_headers, 0, 0, &cl);
 }
 
 static int32_t body_state(zttp_conn *conn, zttp_h2_stream *s) {
@@ -731,14 +531,10 @@ int32_t zttp_h2_end_message(zttp_conn *conn, int64_t stream_id,
     return n < 0 ? (int32_t)n : 0;
   }
   /* Trailers follow every queued byte of the stream (RFC 9113 §8.1). */
-  if ((rv = zttp_h2_scratch_reserve(conn, e, num_trailers, 0)) != 0) {
-    return rv;
-  }
-  size_t n = 0;
-  send_info info = {-1, {NULL, 0}};
-  if ((rv = add_fields(conn, e, &n, &info, trailers, num_trailers, 0, 1)) !=
-      0) {
-    return rv;
+  zttp_msg_built b;
+  if ((rv = zttp_msg_out_trailers(&e->sec, &b, &conn->mem, trailers,
+                                  num_trailers)) != 0) {
+    return build_error(conn, rv, &b);
   }
   size_t qlen = zttp_buf_len(&s->queue);
   if (qlen > 0) {
@@ -747,7 +543,8 @@ int32_t zttp_h2_end_message(zttp_conn *conn, int64_t stream_id,
       return rv;
     }
   }
-  if ((rv = zttp_h2_write_header_block(conn, e, s->id, n, 1, 0)) != 0) {
+  if ((rv = zttp_h2_write_header_block(conn, e, s->id, b.num_fields, 1, 0)) !=
+      0) {
     return rv;
   }
   s->send = ZTTP_H2_SEND_DONE;
@@ -774,7 +571,7 @@ int32_t zttp_h2_reset_stream(zttp_conn *conn, int64_t stream_id,
   if (rv != 0) {
     return rv;
   }
-  zttp_h2_purge_events(e, s->id);
+  zttp_evq_purge(&e->evq, s->id);
   return zttp_h2_stream_release(conn, e, s);
 }
 
@@ -822,7 +619,7 @@ int32_t zttp_h2_close(zttp_conn *conn, uint64_t error_code, uint32_t flags) {
     k++;
   }
   e->closed = 1;
-  e->evq_len = 0;
+  zttp_evq_clear(&e->evq);
   return 0;
 }
 

@@ -10,6 +10,8 @@
 
 #include "zttp/zttp.h"
 
+#include "common/evq.h"
+#include "common/msg.h"
 #include "engine.h" /* src/engine.h */
 #include "h3/frame.h"
 #include "qpack/qpack.h"
@@ -74,16 +76,16 @@ typedef struct h3_stream {
   uint64_t credit_owed; /* data_consumed bytes waiting for the pending span */
   zttp_h3_frame_reader fr;
   zttp_h3_varint_reader vr;
-  struct h3_stream *ready_next;
+  struct h3_stream *ready_next; /* also the free list's link */
 } h3_stream;
 
-/* An event that carries no pointer, queued behind the one being returned. */
-typedef struct h3_event_rec {
-  uint32_t kind;
-  uint32_t flags;
-  int64_t stream_id;
-  uint64_t code;
-} h3_event_rec;
+/* Released streams kept for reuse (DESIGN.md §6: no allocation per
+ * request in the steady state), as src/h2 keeps its own. */
+#define ZTTP_H3_FREE_STREAMS_MAX 32u
+
+/* The largest frame-reader buffer a released stream keeps for its next
+ * use; a larger one is freed with the stream. */
+#define ZTTP_H3_KEEP_READER_BUF 4096u
 
 /* A bounded ring of pointer-free events (ZTTP_H3_MAX_EVENTS, the most one
  * engine step can queue: a QUIC event or a frame makes at most a few). */
@@ -122,10 +124,7 @@ typedef struct h3_engine {
   uint8_t qpack_ready; /* blocked sections may be decodable */
 
   /* Scratch for outgoing fields and encoded sections. */
-  zttp_header *sf;
-  size_t sf_cap;
-  char *sb;
-  size_t sb_cap;
+  zttp_msg_out sec;
   uint8_t *hbuf;
   size_t hbuf_cap;
 
@@ -133,7 +132,9 @@ typedef struct h3_engine {
   h3_stream **slots;
   size_t cap;
   size_t count;
-  size_t num_requests;   /* request streams in the table */
+  size_t num_requests;  /* request streams in the table */
+  h3_stream *free_list; /* released streams (ZTTP_H3_FREE_STREAMS_MAX) */
+  size_t free_count;
   h3_stream *ready_head; /* streams with input to process */
   h3_stream *ready_tail;
   uint64_t next_peer_bidi;  /* the lowest peer bidi id not yet seen */
@@ -145,9 +146,8 @@ typedef struct h3_engine {
   size_t pend_len;
   uint8_t pend;
 
-  h3_event_rec evq[ZTTP_H3_MAX_EVENTS];
-  size_t evq_head;
-  size_t evq_len;
+  zttp_evq_rec evq_recs[ZTTP_H3_MAX_EVENTS];
+  zttp_evq evq; /* over evq_recs: a full queue is an error */
 
   /* Shutdown (RFC 9114 §5.2). */
   uint8_t goaway_sent;
@@ -177,11 +177,13 @@ static inline int zttp_h3_peer_stream(const zttp_conn *conn, uint64_t id) {
 /* engine.c */
 /* zttp_h3_find returns the stream |id| or NULL. */
 h3_stream *zttp_h3_find(const h3_engine *e, uint64_t id);
-/* zttp_h3_stream_new adds a zeroed stream |id| of |kind|; NULL when out of
- * memory. */
+/* zttp_h3_stream_new adds a zeroed stream |id| of |kind| (a released one
+ * when there is one); NULL when out of memory. */
 h3_stream *zttp_h3_stream_new(zttp_conn *conn, h3_engine *e, uint64_t id,
                               uint8_t kind);
-/* zttp_h3_stream_free removes |s| from the table and the ready list. */
+/* zttp_h3_stream_free removes |s| from the table and the ready list and
+ * keeps it for reuse (or frees it when ZTTP_H3_FREE_STREAMS_MAX are
+ * kept). */
 void zttp_h3_stream_free(zttp_conn *conn, h3_engine *e, h3_stream *s);
 /* zttp_h3_ready_remove takes |s| off the ready list. */
 void zttp_h3_ready_remove(h3_engine *e, h3_stream *s);
@@ -191,8 +193,6 @@ void zttp_h3_ready_push(h3_engine *e, h3_stream *s);
  * error (fatal). */
 int32_t zttp_h3_enqueue(zttp_conn *conn, h3_engine *e, uint32_t kind,
                         uint32_t flags, int64_t stream_id, uint64_t code);
-/* zttp_h3_purge_events drops the queued events of |stream_id|. */
-void zttp_h3_purge_events(h3_engine *e, int64_t stream_id);
 /* zttp_h3_fail closes the connection with the HTTP/3 (or QPACK) |wire|
  * code (RFC 9114 §8), poisons |conn| with |err| and returns it. */
 #if defined(__GNUC__)

@@ -61,9 +61,21 @@ h3_stream *zttp_h3_stream_new(zttp_conn *conn, h3_engine *e, uint64_t id,
   if ((e->count + 1) * 2 > e->cap && table_grow(conn, e) != 0) {
     return NULL;
   }
-  h3_stream *s = zttp_mem_malloc(&conn->mem, sizeof(*s));
-  if (s == NULL) {
-    return NULL;
+  h3_stream *s = e->free_list;
+  uint8_t *buf = NULL;
+  size_t buf_cap = 0;
+  if (s != NULL) {
+    e->free_list = s->ready_next;
+    e->free_count--;
+    /* The frame reader's buffer is kept: zttp_h3_frame_reader_init() would
+     * only forget it (the reader copies into it from offset 0). */
+    buf = s->fr.buf;
+    buf_cap = s->fr.buf_cap;
+  } else {
+    s = zttp_mem_malloc(&conn->mem, sizeof(*s));
+    if (s == NULL) {
+      return NULL;
+    }
   }
   memset(s, 0, sizeof(*s));
   s->id = id;
@@ -73,6 +85,8 @@ h3_stream *zttp_h3_stream_new(zttp_conn *conn, h3_engine *e, uint64_t id,
   uint64_t max_fields = zttp_h3_limit(conn, ZTTP_LIMIT_MAX_HEADER_BYTES);
   zttp_h3_frame_reader_init(&s->fr, &conn->mem,
                             ZTTP_H3_DEFAULT_MAX_CONTROL_PAYLOAD, max_fields);
+  s->fr.buf = buf;
+  s->fr.buf_cap = buf_cap;
   size_t i = slot_of(id, e->cap);
   while (e->slots[i] != NULL) {
     i = (i + 1) & (e->cap - 1);
@@ -152,8 +166,28 @@ done:
   if (s->flags & H3F_BLOCKED) {
     zttp_qpack_decoder_cancel_stream(&e->dec, s->id);
   }
+  if (e->free_count < ZTTP_H3_FREE_STREAMS_MAX) {
+    if (s->fr.buf_cap > ZTTP_H3_KEEP_READER_BUF) {
+      zttp_h3_frame_reader_free(&s->fr);
+    }
+    s->ready_next = e->free_list;
+    e->free_list = s;
+    e->free_count++;
+    return;
+  }
   zttp_h3_frame_reader_free(&s->fr);
   zttp_mem_free(&conn->mem, s);
+}
+
+/* Frees the streams kept for reuse. */
+static void free_list_clear(zttp_conn *conn, h3_engine *e) {
+  while (e->free_list != NULL) {
+    h3_stream *s = e->free_list;
+    e->free_list = s->ready_next;
+    zttp_h3_frame_reader_free(&s->fr);
+    zttp_mem_free(&conn->mem, s);
+  }
+  e->free_count = 0;
 }
 
 void zttp_h3_maybe_release(zttp_conn *conn, h3_engine *e, h3_stream *s) {
@@ -166,59 +200,11 @@ void zttp_h3_maybe_release(zttp_conn *conn, h3_engine *e, h3_stream *s) {
 
 int32_t zttp_h3_enqueue(zttp_conn *conn, h3_engine *e, uint32_t kind,
                         uint32_t flags, int64_t stream_id, uint64_t code) {
-  if (e->evq_len == ZTTP_H3_MAX_EVENTS) {
+  if (zttp_evq_push(&e->evq, kind, flags, stream_id, code) != 0) {
     return zttp_h3_fail(conn, ZTTP_ERR_ENHANCE_YOUR_CALM,
                         ZTTP_H3_EXCESSIVE_LOAD, "event queue full");
   }
-  h3_event_rec *r = &e->evq[(e->evq_head + e->evq_len) % ZTTP_H3_MAX_EVENTS];
-  r->kind = kind;
-  r->flags = flags;
-  r->stream_id = stream_id;
-  r->code = code;
-  e->evq_len++;
   return 0;
-}
-
-void zttp_h3_purge_events(h3_engine *e, int64_t stream_id) {
-  size_t kept = 0;
-  for (size_t i = 0; i < e->evq_len; i++) {
-    h3_event_rec r = e->evq[(e->evq_head + i) % ZTTP_H3_MAX_EVENTS];
-    if (r.stream_id != stream_id) {
-      e->evq[(e->evq_head + kept++) % ZTTP_H3_MAX_EVENTS] = r;
-    }
-  }
-  e->evq_len = kept;
-}
-
-static int dequeue(h3_engine *e, zttp_event *ev) {
-  if (e->evq_len == 0) {
-    return 0;
-  }
-  h3_event_rec *r = &e->evq[e->evq_head];
-  e->evq_head = (e->evq_head + 1) % ZTTP_H3_MAX_EVENTS;
-  e->evq_len--;
-  ev->kind = r->kind;
-  ev->flags = r->flags;
-  ev->stream_id = r->stream_id;
-  switch (r->kind) {
-  case ZTTP_EVENT_STREAM_RESET:
-    ev->u.reset.error_code = r->code;
-    break;
-  case ZTTP_EVENT_WINDOW_UPDATE:
-    ev->u.window.available = r->code;
-    break;
-  case ZTTP_EVENT_END_MESSAGE:
-    ev->u.end.trailers = NULL;
-    ev->u.end.num_trailers = 0;
-    break;
-  case ZTTP_EVENT_PRIORITY:
-    ev->u.priority.urgency = (uint32_t)(r->code >> 1);
-    ev->u.priority.incremental = (uint32_t)(r->code & 1u);
-    break;
-  default:
-    break;
-  }
-  return 1;
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -404,6 +390,7 @@ static int32_t h3_init(zttp_conn *conn) {
   int32_t rv;
   e->ctrl_id = e->enc_id = e->dec_id = -1;
   e->peer_max_field_section = UINT64_MAX;
+  zttp_evq_init(&e->evq, e->evq_recs, ZTTP_H3_MAX_EVENTS);
   e->connect_protocol =
       conn->settings.options[ZTTP_OPT_ENABLE_CONNECT_PROTOCOL] != 0;
   e->datagrams = conn->settings.options[ZTTP_OPT_H3_DATAGRAM] != 0;
@@ -502,14 +489,14 @@ static void h3_free(zttp_conn *conn) {
     }
   }
   zttp_mem_free(&conn->mem, e->slots);
+  free_list_clear(conn, e);
   zttp_quic_conn_free(e->qc);
   zttp_tls_ctx_unref(e->tls);
   zttp_mem_free(&conn->mem, e->server_name);
   zttp_qpack_decoder_free(&e->dec);
   zttp_qpack_encoder_free(&e->enc);
   zttp_qpack_fields_free(&e->fields, &conn->mem);
-  zttp_mem_free(&conn->mem, e->sf);
-  zttp_mem_free(&conn->mem, e->sb);
+  zttp_msg_out_free(&e->sec, &conn->mem);
   zttp_mem_free(&conn->mem, e->hbuf);
 }
 
@@ -762,7 +749,7 @@ static int32_t on_reset(zttp_conn *conn, h3_engine *e, zttp_event *ev,
       zttp_qpack_decoder_cancel_stream(&e->dec, id);
     }
   }
-  zttp_h3_purge_events(e, (int64_t)id);
+  zttp_evq_purge(&e->evq, (int64_t)id);
   zttp_h3_stream_free(conn, e, s);
   zttp_h3_check_graceful(conn, e);
   if (!seen) {
@@ -879,7 +866,7 @@ static int32_t h3_next_event(zttp_conn *conn, zttp_event *ev) {
   }
   int32_t rv;
   for (;;) {
-    if (dequeue(e, ev)) {
+    if (zttp_evq_pop(&e->evq, ev)) {
       return 1;
     }
     if (e->closed_ev) {

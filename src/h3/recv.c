@@ -32,10 +32,6 @@ void zttp_h3_discard(h3_engine *e, uint64_t id) {
   }
 }
 
-static int is_connect(zttp_str m) {
-  return m.len == 7 && memcmp(m.base, "CONNECT", 7) == 0;
-}
-
 /* ---- header sections on request streams ----------------------------------
  */
 
@@ -69,7 +65,7 @@ static int32_t on_request(zttp_conn *conn, h3_engine *e, h3_stream *s,
     /* RFC 9114 §4.1.2 */
     return zttp_h3_stream_error(conn, e, s, ZTTP_H3_MESSAGE_ERROR);
   }
-  int connect = is_connect(msg.method);
+  int connect = zttp_msg_is_connect(msg.method);
   s->recv = at_end ? H3R_DONE : H3R_BODY;
   s->recv_cl = connect ? -1 : msg.content_length;
   s->flags |= H3F_SEEN;
@@ -84,51 +80,8 @@ static int32_t on_request(zttp_conn *conn, h3_engine *e, h3_stream *s,
     zttp_quic_conn_stream_set_priority(e->qc, s->id, msg.urgency,
                                        msg.incremental);
   }
-  /* RFC 9114 §4.3.1: :authority becomes a host field when there is none
-   * (as HTTP/2 does). */
-  zttp_header *h = f + msg.first_regular;
-  size_t nh = num - msg.first_regular;
-  if (msg.authority.base != NULL && !msg.has_host && msg.first_regular > 0) {
-    h--;
-    nh++;
-    h->name = "host";
-    h->name_len = 4;
-    h->value = msg.authority.base;
-    h->value_len = msg.authority.len;
-    h->flags = 0;
-    h->reserved = 0;
-  }
-  ev->kind = ZTTP_EVENT_REQUEST;
-  ev->stream_id = (int64_t)s->id;
-  ev->flags = 0;
-  if (at_end) {
-    ev->flags |= ZTTP_EVENT_FLAG_END_STREAM;
-  }
-  if (msg.expect_continue) {
-    ev->flags |= ZTTP_EVENT_FLAG_EXPECT_CONTINUE;
-  }
-  if (connect) {
-    ev->flags |= ZTTP_EVENT_FLAG_UPGRADE;
-  }
-  zttp_request_event *r = &ev->u.request;
-  memset(r, 0, sizeof(*r));
-  r->method = msg.method;
-  r->target = connect && msg.protocol.base == NULL ? msg.authority : msg.path;
-  r->path = r->target;
-  const char *q = r->target.base != NULL
-                      ? memchr(r->target.base, '?', r->target.len)
-                      : NULL;
-  if (q != NULL) {
-    r->path.len = (size_t)(q - r->target.base);
-    r->query.base = q + 1;
-    r->query.len = r->target.len - r->path.len - 1;
-  }
-  r->authority = msg.authority;
-  r->scheme = msg.scheme;
-  r->protocol = msg.protocol;
-  r->headers = h;
-  r->num_headers = nh;
-  r->http_version = 30;
+  /* RFC 9114 §4.3.1 (as HTTP/2 does) */
+  zttp_msg_request_event(ev, f, num, &msg, (int64_t)s->id, at_end, 30);
   if (at_end) {
     int32_t rv =
         zttp_h3_enqueue(conn, e, ZTTP_EVENT_END_MESSAGE, 0, (int64_t)s->id, 0);
@@ -181,13 +134,7 @@ static int32_t on_response_or_trailers(zttp_conn *conn, h3_engine *e,
     ev->u.end.num_trailers = num;
     return 1;
   }
-  ev->kind = ZTTP_EVENT_RESPONSE;
-  zttp_response_event *r = &ev->u.response;
-  memset(r, 0, sizeof(*r));
-  r->status = msg.status;
-  r->http_version = 30;
-  r->headers = f + msg.first_regular;
-  r->num_headers = num - msg.first_regular;
+  zttp_msg_response_event(ev, f, num, &msg, (int64_t)s->id, 0, 30);
   if (msg.status >= 200) {
     if ((s->flags & H3F_HEAD) || msg.status == 204 || msg.status == 304) {
       s->flags |= H3F_BODYLESS;

@@ -39,118 +39,10 @@ static int32_t field_error(zttp_conn *conn, const char *why, size_t i) {
                          "field %zu refused: %s", i, why);
 }
 
-/* Grows the outgoing field scratch to |n| fields and |bytes| bytes. */
-static int32_t scratch_reserve(zttp_conn *conn, h3_engine *e, size_t n,
-                               size_t bytes) {
-  if (n > e->sf_cap) {
-    size_t cap = e->sf_cap == 0 ? 32 : e->sf_cap;
-    while (cap < n) {
-      cap *= 2;
-    }
-    zttp_header *sf = zttp_mem_realloc(&conn->mem, e->sf, cap * sizeof(*sf));
-    if (sf == NULL) {
-      return ZTTP_ERR_NOMEM;
-    }
-    e->sf = sf;
-    e->sf_cap = cap;
-  }
-  if (bytes > e->sb_cap) {
-    size_t cap = e->sb_cap == 0 ? 1024 : e->sb_cap;
-    while (cap < bytes) {
-      cap *= 2;
-    }
-    char *sb = zttp_mem_realloc(&conn->mem, e->sb, cap);
-    if (sb == NULL) {
-      return ZTTP_ERR_NOMEM;
-    }
-    e->sb = sb;
-    e->sb_cap = cap;
-  }
-  return 0;
-}
-
-static void scratch_put(h3_engine *e, size_t *n, const char *name, size_t nlen,
-                        const char *value, size_t vlen, uint32_t flags) {
-  zttp_header *h = &e->sf[(*n)++];
-  h->name = name;
-  h->name_len = nlen;
-  h->value = value;
-  h->value_len = vlen;
-  h->flags = flags;
-  h->reserved = 0;
-}
-
-/* What the regular fields of an outgoing message say. */
-typedef struct send_info {
-  int64_t content_length;
-  zttp_str host;
-} send_info;
-
-/* Validates the caller's regular fields and appends them to the scratch,
- * lowercased (RFC 9114 §4.2: names are lowercase; §4.2: no
- * connection-specific fields). |host_to_authority| moves a host field to
- * info->host (requests). The scratch must have room for |num| more. */
-static int32_t add_fields(zttp_conn *conn, h3_engine *e, size_t *n,
-                          send_info *info, const zttp_header *headers,
-                          size_t num, int host_to_authority, int trailers) {
-  size_t lower_bytes = 0;
-  for (size_t i = 0; i < num; i++) {
-    const zttp_header *h = &headers[i];
-    int upper;
-    if (!zttp_msg_name_valid_send(h->name, h->name_len, &upper)) {
-      return field_error(conn, "invalid name", i);
-    }
-    if (!zttp_msg_value_valid_send(h->value, h->value_len)) {
-      return field_error(conn, "invalid value", i);
-    }
-    if (upper) {
-      lower_bytes += h->name_len;
-    }
-  }
-  int32_t rv = scratch_reserve(conn, e, *n + num, lower_bytes);
-  if (rv != 0) {
-    return rv;
-  }
-  char *sb = e->sb;
-  for (size_t i = 0; i < num; i++) {
-    const zttp_header *h = &headers[i];
-    const char *name = h->name;
-    int upper = 0;
-    zttp_msg_name_valid_send(h->name, h->name_len, &upper);
-    if (upper) {
-      for (size_t k = 0; k < h->name_len; k++) {
-        char c = h->name[k];
-        sb[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-      }
-      name = sb;
-      sb += h->name_len;
-    }
-    size_t nl = h->name_len;
-    if (zttp_msg_connection_specific(name, nl)) {
-      return field_error(conn, "connection-specific field", i);
-    }
-    if (nl == 2 && name[0] == 't' && name[1] == 'e' &&
-        !(h->value_len == 8 && memcmp(h->value, "trailers", 8) == 0)) {
-      return field_error(conn, "te other than trailers", i);
-    }
-    if (!trailers && nl == 14 && memcmp(name, "content-length", 14) == 0) {
-      int64_t cl = zttp_msg_parse_uint(h->value, h->value_len);
-      if (cl < 0 || (info->content_length >= 0 && info->content_length != cl)) {
-        return field_error(conn, "invalid content-length", i);
-      }
-      info->content_length = cl;
-    }
-    if (host_to_authority && nl == 4 && memcmp(name, "host", 4) == 0) {
-      if (info->host.base != NULL) {
-        return field_error(conn, "repeated host", i);
-      }
-      info->host.base = h->value;
-      info->host.len = h->value_len;
-      continue;
-    }
-    scratch_put(e, n, name, nl, h->value, h->value_len, h->flags);
-  }
-  return 0;
+/* The error of a zttp_msg_out_*() build that returned |rv|. */
+static int32_t build_error(zttp_conn *conn, int32_t rv,
+                           const zttp_msg_built *b) {
+  return rv == ZTTP_ERR_INVALID_FIELD ? field_error(conn, b->why, b->at) : rv;
 }
 
 /* Checks the |n| scratch fields against the peer's
@@ -160,7 +52,7 @@ static int32_t section_check(zttp_conn *conn, h3_engine *e, size_t n,
                              size_t *need) {
   uint64_t size = 0;
   for (size_t i = 0; i < n; i++) {
-    size += e->sf[i].name_len + e->sf[i].value_len + 32;
+    size += e->sec.fields[i].name_len + e->sec.fields[i].value_len + 32;
   }
   if (size > e->peer_max_field_section) {
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_FIELD, 0, -1,
@@ -169,7 +61,8 @@ static int32_t section_check(zttp_conn *conn, h3_engine *e, size_t n,
                            (unsigned long long)size,
                            (unsigned long long)e->peer_max_field_section);
   }
-  *need = zttp_qpack_encode_bound(&e->enc, e->sf, n) + ZTTP_H3_FRAME_HEADER_MAX;
+  *need = zttp_qpack_encode_bound(&e->enc, e->sec.fields, n) +
+          ZTTP_H3_FRAME_HEADER_MAX;
   return 0;
 }
 
@@ -191,7 +84,7 @@ static int32_t write_section(zttp_conn *conn, h3_engine *e, uint64_t id,
     e->hbuf_cap = need;
   }
   uint8_t *body = e->hbuf + ZTTP_H3_FRAME_HEADER_MAX;
-  int64_t len = zttp_qpack_encode(&e->enc, body, id, e->sf, n);
+  int64_t len = zttp_qpack_encode(&e->enc, body, id, e->sec.fields, n);
   if (len < 0) {
     return zttp_h3_fail(conn, (int32_t)len, ZTTP_H3_INTERNAL_ERROR,
                         "QPACK encoder: %s", zttp_strerror((int32_t)len));
@@ -267,92 +160,21 @@ int64_t zttp_h3_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
   if ((rv = zttp_h3_open_uni(conn, e)) != 0) {
     return rv;
   }
-  int upper;
-  if (!zttp_msg_name_valid_send(method.base, method.len, &upper) ||
-      !zttp_msg_value_valid_send(target.base, target.len)) {
-    return field_error(conn, "invalid method or target", 0);
+  zttp_msg_built b;
+  /* RFC 9114 §3.1: HTTP/3 is https. */
+  zttp_str scheme = {"https", 5};
+  if ((rv = zttp_msg_out_request(&e->sec, &b, &conn->mem, method, target,
+                                 headers, num_headers, scheme,
+                                 e->peer_connect_protocol)) != 0) {
+    return build_error(conn, rv, &b);
   }
-  zttp_str scheme = {NULL, 0};
-  zttp_str authority = {NULL, 0};
-  zttp_str protocol = {NULL, 0};
-  size_t k = 0;
-  for (;
-       k < num_headers && headers[k].name_len > 0 && headers[k].name[0] == ':';
-       k++) {
-    zttp_str v = {headers[k].value, headers[k].value_len};
-    const char *n = headers[k].name;
-    size_t nl = headers[k].name_len;
-    if (!zttp_msg_value_valid_send(v.base, v.len)) {
-      return field_error(conn, "invalid value", k);
-    }
-    if (nl == 7 && memcmp(n, ":scheme", 7) == 0 && scheme.base == NULL) {
-      scheme = v;
-    } else if (nl == 10 && memcmp(n, ":authority", 10) == 0 &&
-               authority.base == NULL) {
-      authority = v;
-    } else if (nl == 9 && memcmp(n, ":protocol", 9) == 0 &&
-               protocol.base == NULL) {
-      protocol = v;
-    } else {
-      return field_error(conn, "pseudo-header not allowed here", k);
-    }
-  }
-  int connect = method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0;
-  if (protocol.base != NULL && (!connect || !e->peer_connect_protocol)) {
-    /* RFC 9220 §3 */
-    return field_error(conn,
-                       ":protocol needs CONNECT and the peer's "
-                       "SETTINGS_ENABLE_CONNECT_PROTOCOL",
-                       0);
-  }
-  if ((rv = scratch_reserve(conn, e, num_headers + 5, 0)) != 0) {
-    return rv;
-  }
-  size_t n = 5;
-  send_info info = {-1, {NULL, 0}};
-  if ((rv = add_fields(conn, e, &n, &info, headers + k, num_headers - k, 1,
-                       0)) != 0) {
-    return rv;
-  }
-  if (authority.base == NULL) {
-    authority = connect && protocol.base == NULL ? target : info.host;
-  }
-  if (scheme.base == NULL) {
-    scheme.base = "https"; /* RFC 9114 §3.1: HTTP/3 is https */
-    scheme.len = 5;
-  }
-  if (authority.base == NULL && connect) {
-    return field_error(conn, "CONNECT needs an authority", 0);
-  }
-  /* RFC 9114 §4.3.1, §4.4: CONNECT carries :authority only. */
-  int with_path = !connect || protocol.base != NULL;
-  size_t p = 1 + 2 * (size_t)with_path + (authority.base != NULL) +
-             (protocol.base != NULL);
-  if (p != 5) {
-    memmove(e->sf + p, e->sf + 5, (n - 5) * sizeof(*e->sf));
-  }
-  size_t slot = 0;
-  scratch_put(e, &slot, ":method", 7, method.base, method.len, 0);
-  if (with_path) {
-    scratch_put(e, &slot, ":scheme", 7, scheme.base, scheme.len, 0);
-  }
-  if (authority.base != NULL) {
-    scratch_put(e, &slot, ":authority", 10, authority.base, authority.len, 0);
-  }
-  if (with_path) {
-    scratch_put(e, &slot, ":path", 5, target.base, target.len, 0);
-  }
-  if (protocol.base != NULL) {
-    scratch_put(e, &slot, ":protocol", 9, protocol.base, protocol.len, 0);
-  }
-  size_t total = n - 5 + p;
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
-  if (end && info.content_length > 0) {
+  if (end && b.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, -1,
                            "END_STREAM with a non-zero Content-Length");
   }
   size_t need = 0;
-  if ((rv = section_check(conn, e, total, &need)) != 0) {
+  if ((rv = section_check(conn, e, b.num_fields, &need)) != 0) {
     return rv;
   }
   if (need > zttp_h3_limit(conn, ZTTP_LIMIT_OUTPUT_BUFFER)) {
@@ -380,43 +202,41 @@ int64_t zttp_h3_send_request(zttp_conn *conn, zttp_str method, zttp_str target,
   if (method.len == 4 && memcmp(method.base, "HEAD", 4) == 0) {
     s->flags |= H3F_HEAD;
   }
-  if (connect) {
+  if (b.connect) {
     s->flags |= H3F_CONNECT;
   }
-  if ((rv = write_section(conn, e, (uint64_t)id, total, need, end)) != 0) {
+  if ((rv = write_section(conn, e, (uint64_t)id, b.num_fields, need, end)) !=
+      0) {
     return rv;
   }
   s->recv = H3R_HEADERS;
   s->send = end ? H3T_DONE : H3T_BODY;
-  s->send_cl = connect ? -1 : info.content_length;
+  s->send_cl = b.connect ? -1 : b.content_length;
   return id;
 }
 
-/* Sends a response head (1xx or final) on |s|. */
+/* Sends a response head (1xx or final) on |s|; its content-length goes to
+ * |*content_length| (-1: none). */
 static int32_t send_status(zttp_conn *conn, h3_engine *e, h3_stream *s,
                            uint32_t status, const zttp_header *headers,
                            size_t num_headers, int end, int bodyless,
-                           send_info *info) {
-  int32_t rv = scratch_reserve(conn, e, num_headers + 1, 0);
+                           int64_t *content_length) {
+  zttp_msg_built b;
+  int32_t rv = zttp_msg_out_status(&e->sec, &b, &conn->mem, status, headers,
+                                   num_headers);
   if (rv != 0) {
-    return rv;
+    return build_error(conn, rv, &b);
   }
-  char digits[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                    (char)('0' + status % 10), 0};
-  size_t n = 0;
-  scratch_put(e, &n, ":status", 7, digits, 3, 0);
-  if ((rv = add_fields(conn, e, &n, info, headers, num_headers, 0, 0)) != 0) {
-    return rv;
-  }
-  if (status >= 200 && end && !bodyless && info->content_length > 0) {
+  *content_length = b.content_length;
+  if (status >= 200 && end && !bodyless && b.content_length > 0) {
     return zttp_conn_error(conn, ZTTP_ERR_FRAMING, 0, (int64_t)s->id,
                            "END_STREAM with a non-zero Content-Length");
   }
   size_t need = 0;
-  if ((rv = section_check(conn, e, n, &need)) != 0) {
+  if ((rv = section_check(conn, e, b.num_fields, &need)) != 0) {
     return rv;
   }
-  return write_section(conn, e, s->id, n, need, end);
+  return write_section(conn, e, s->id, b.num_fields, need, end);
 }
 
 int32_t zttp_h3_send_response(zttp_conn *conn, int64_t stream_id,
@@ -438,14 +258,14 @@ int32_t zttp_h3_send_response(zttp_conn *conn, int64_t stream_id,
                            "a final response was already sent");
   }
   int end = (flags & ZTTP_SEND_FLAG_END_STREAM) != 0;
-  send_info info = {-1, {NULL, 0}};
+  int64_t cl;
   int bodyless = (s->flags & H3F_HEAD) || status == 204 || status == 304;
   if ((rv = send_status(conn, e, s, status, headers, num_headers, end, bodyless,
-                        &info)) != 0) {
+                        &cl)) != 0) {
     return rv;
   }
   s->send = end ? H3T_DONE : H3T_BODY;
-  s->send_cl = bodyless ? 0 : info.content_length;
+  s->send_cl = bodyless ? 0 : cl;
   if ((s->flags & H3F_CONNECT) && status >= 200 && status < 300) {
     s->send_cl = -1;
   }
@@ -477,8 +297,8 @@ int32_t zttp_h3_send_informational(zttp_conn *conn, int64_t stream_id,
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_STATE, 0, stream_id,
                            "a final response was already sent");
   }
-  send_info info = {-1, {NULL, 0}};
-  return send_status(conn, e, s, status, headers, num_headers, 0, 0, &info);
+  int64_t cl;
+  return send_status(conn, e, s, status, headers, num_headers, 0, 0, &cl);
 }
 
 /* ---- body --------------------------------------------------------------- */
@@ -581,18 +401,14 @@ int32_t zttp_h3_end_message(zttp_conn *conn, int64_t stream_id,
         return field_error(conn, "pseudo-header in trailers", i);
       }
     }
-    if ((rv = scratch_reserve(conn, e, num_trailers, 0)) != 0) {
-      return rv;
-    }
-    size_t n = 0;
-    send_info info = {-1, {NULL, 0}};
-    if ((rv = add_fields(conn, e, &n, &info, trailers, num_trailers, 0, 1)) !=
-        0) {
-      return rv;
+    zttp_msg_built b;
+    if ((rv = zttp_msg_out_trailers(&e->sec, &b, &conn->mem, trailers,
+                                    num_trailers)) != 0) {
+      return build_error(conn, rv, &b);
     }
     size_t need = 0;
-    if ((rv = section_check(conn, e, n, &need)) != 0 ||
-        (rv = write_section(conn, e, s->id, n, need, 1)) != 0) {
+    if ((rv = section_check(conn, e, b.num_fields, &need)) != 0 ||
+        (rv = write_section(conn, e, s->id, b.num_fields, need, 1)) != 0) {
       return rv;
     }
   } else if ((rv = write_fin(conn, e, s)) != 0) {
@@ -634,7 +450,7 @@ int32_t zttp_h3_reset_stream(zttp_conn *conn, int64_t stream_id,
     zttp_qpack_decoder_cancel_stream(&e->dec, s->id);
     s->flags &= (uint8_t)~H3F_BLOCKED;
   }
-  zttp_h3_purge_events(e, stream_id);
+  zttp_evq_purge(&e->evq, stream_id);
   if (s->recv == H3R_DONE) {
     zttp_h3_stream_free(conn, e, s);
   } else {
