@@ -62,6 +62,11 @@ enum qc_frame_kind {
  * ApplicationData space. */
 #define QC_SKIP_MIN 64
 #define QC_SKIP_SPREAD 256
+/* Released streams kept for reuse, and the largest buffer each keeps: a
+ * connection that opens and closes streams allocates nothing per stream in
+ * the steady state. */
+#define QC_STREAM_POOL 32
+#define QC_STREAM_POOL_KEEP 16384
 /* "Blocked at" value meaning none sent. */
 #define QC_NOT_BLOCKED UINT64_MAX
 
@@ -226,6 +231,8 @@ struct zttp_quic_conn {
   qc_stream **streams;
   size_t num_streams;
   size_t cap_streams;
+  qc_stream *pool[QC_STREAM_POOL]; /* released, buffers kept */
+  size_t num_pool;
   size_t rr; /* round-robin cursor for STREAM data */
   /* Sent-packet contents. */
   qc_pktinfo *pk;

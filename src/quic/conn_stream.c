@@ -34,18 +34,33 @@ static int32_t stream_new(zttp_quic_conn *qc, qc_stream **out, uint64_t id) {
     qc->streams = n;
     qc->cap_streams = ncap;
   }
-  qc_stream *st = zttp_mem_calloc(qc->mem, 1, sizeof(*st));
-  if (st == NULL) {
-    return ZTTP_ERR_NOMEM;
-  }
   int local = qc_stream_is_local(qc, id);
   int uni = qc_stream_is_uni(id);
+  size_t limit = !uni || local ? qc->s.stream_send_buffer : 0;
+  qc_stream *st;
+  if (qc->num_pool > 0) {
+    /* A released stream: its buffers stay (zttp_quic_*buf_reuse). */
+    st = qc->pool[--qc->num_pool];
+    zttp_quic_sendbuf sb = st->sb;
+    zttp_quic_recvbuf rb = st->rb;
+    memset(st, 0, sizeof(*st));
+    st->sb = sb;
+    st->rb = rb;
+    zttp_quic_sendbuf_reuse(&st->sb, qc->mem, limit, qc->s.max_stream_fragments,
+                            QC_STREAM_POOL_KEEP);
+    zttp_quic_recvbuf_reuse(&st->rb, qc->mem, qc->s.max_stream_fragments,
+                            QC_STREAM_POOL_KEEP);
+  } else {
+    st = zttp_mem_calloc(qc->mem, 1, sizeof(*st));
+    if (st == NULL) {
+      return ZTTP_ERR_NOMEM;
+    }
+    zttp_quic_sendbuf_init(&st->sb, limit, qc->s.max_stream_fragments);
+    zttp_quic_recvbuf_init(&st->rb, qc->s.max_stream_fragments);
+  }
   st->id = id;
   st->has_send = !uni || local;
   st->has_recv = !uni || !local;
-  zttp_quic_sendbuf_init(&st->sb, st->has_send ? qc->s.stream_send_buffer : 0,
-                         qc->s.max_stream_fragments);
-  zttp_quic_recvbuf_init(&st->rb, qc->s.max_stream_fragments);
   st->max_recv = st->has_recv ? qc->s.max_stream_data : 0;
   st->win = qc->s.max_stream_data;
   st->win_time = qc->last_now;
@@ -108,6 +123,19 @@ static void stream_destroy(zttp_quic_conn *qc, qc_stream *st) {
   zttp_mem_free(qc->mem, st);
 }
 
+/* A released stream goes to the pool (big buffers freed now) or away. */
+static void stream_release(zttp_quic_conn *qc, qc_stream *st) {
+  if (qc->num_pool == QC_STREAM_POOL) {
+    stream_destroy(qc, st);
+    return;
+  }
+  zttp_quic_sendbuf_reuse(&st->sb, qc->mem, 0, qc->s.max_stream_fragments,
+                          QC_STREAM_POOL_KEEP);
+  zttp_quic_recvbuf_reuse(&st->rb, qc->mem, qc->s.max_stream_fragments,
+                          QC_STREAM_POOL_KEEP);
+  qc->pool[qc->num_pool++] = st;
+}
+
 void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st) {
   int send_done = !st->has_send || zttp_quic_sendbuf_done(&st->sb) ||
                   (st->send_reset && st->reset_acked);
@@ -148,7 +176,7 @@ void qc_stream_maybe_release(zttp_quic_conn *qc, qc_stream *st) {
       qc->send_max_streams[k] = 1;
     }
   }
-  stream_destroy(qc, st);
+  stream_release(qc, st);
 }
 
 void qc_churn_refill(zttp_quic_conn *qc, zttp_tstamp now) {
@@ -191,6 +219,10 @@ void qc_streams_free(zttp_quic_conn *qc) {
   for (size_t i = 0; i < qc->num_streams; i++) {
     stream_destroy(qc, qc->streams[i]);
   }
+  for (size_t i = 0; i < qc->num_pool; i++) {
+    stream_destroy(qc, qc->pool[i]);
+  }
+  qc->num_pool = 0;
   zttp_mem_free(qc->mem, qc->streams);
   qc->streams = NULL;
   qc->num_streams = qc->cap_streams = 0;

@@ -52,6 +52,26 @@ void zttp_quic_recvbuf_free(zttp_quic_recvbuf *rb, const zttp_mem *mem) {
   zttp_ranges_free(&rb->have, mem);
 }
 
+/* Empties |s| keeping its array. */
+static void ranges_reuse(zttp_ranges *s, size_t max_num) {
+  s->num = 0;
+  s->max_num = max_num;
+}
+
+void zttp_quic_recvbuf_reuse(zttp_quic_recvbuf *rb, const zttp_mem *mem,
+                             size_t max_fragments, size_t keep) {
+  if (rb->cap > keep) {
+    zttp_mem_free(mem, rb->data);
+    rb->data = NULL;
+    rb->cap = 0;
+  }
+  rb->start = 0;
+  rb->base = 0;
+  rb->highest = 0;
+  rb->final_size = ZTTP_QUIC_NO_FINAL_SIZE;
+  ranges_reuse(&rb->have, max_fragments);
+}
+
 int32_t zttp_quic_recvbuf_final_size(zttp_quic_recvbuf *rb, uint64_t size) {
   /* RFC 9000 §4.5: a final size never changes and is never below what was
    * received. */
@@ -138,6 +158,27 @@ void zttp_quic_sendbuf_free(zttp_quic_sendbuf *sb, const zttp_mem *mem) {
   sb->cap = sb->start = 0;
   zttp_ranges_free(&sb->acked, mem);
   zttp_ranges_free(&sb->lost, mem);
+}
+
+void zttp_quic_sendbuf_reuse(zttp_quic_sendbuf *sb, const zttp_mem *mem,
+                             size_t limit, size_t max_ranges, size_t keep) {
+  uint8_t *data = sb->data;
+  size_t cap = sb->cap;
+  if (cap > keep) {
+    zttp_mem_free(mem, data);
+    data = NULL;
+    cap = 0;
+  }
+  zttp_ranges acked = sb->acked;
+  zttp_ranges lost = sb->lost;
+  memset(sb, 0, sizeof(*sb));
+  sb->data = data;
+  sb->cap = cap;
+  sb->limit = limit;
+  sb->acked = acked;
+  sb->lost = lost;
+  ranges_reuse(&sb->acked, max_ranges);
+  ranges_reuse(&sb->lost, max_ranges);
 }
 
 size_t zttp_quic_sendbuf_room(const zttp_quic_sendbuf *sb) {

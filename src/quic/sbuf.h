@@ -35,6 +35,13 @@ typedef struct zttp_quic_recvbuf {
 void zttp_quic_recvbuf_init(zttp_quic_recvbuf *rb, size_t max_fragments);
 void zttp_quic_recvbuf_free(zttp_quic_recvbuf *rb, const zttp_mem *mem);
 
+/* zttp_quic_recvbuf_reuse empties |rb| for a new stream with |max_fragments|
+ * like zttp_quic_recvbuf_init(), but keeps its allocations (the data buffer
+ * only when it is at most |keep| bytes): a reused stream allocates nothing.
+ */
+void zttp_quic_recvbuf_reuse(zttp_quic_recvbuf *rb, const zttp_mem *mem,
+                             size_t max_fragments, size_t keep);
+
 /* zttp_quic_recvbuf_write stores |len| bytes at stream |offset| (duplicates
  * and overlaps are fine; RFC 9000 §2.2 lets us assume the peer sends the
  * same bytes), with |fin| when the frame carries the final size. Data below
@@ -83,6 +90,11 @@ typedef struct zttp_quic_sendbuf {
 void zttp_quic_sendbuf_init(zttp_quic_sendbuf *sb, size_t limit,
                             size_t max_ranges);
 void zttp_quic_sendbuf_free(zttp_quic_sendbuf *sb, const zttp_mem *mem);
+
+/* zttp_quic_sendbuf_reuse is zttp_quic_sendbuf_init() keeping the
+ * allocations (the data buffer only when it is at most |keep| bytes). */
+void zttp_quic_sendbuf_reuse(zttp_quic_sendbuf *sb, const zttp_mem *mem,
+                             size_t limit, size_t max_ranges, size_t keep);
 
 /* zttp_quic_sendbuf_write appends up to |len| bytes (what the limit allows)
  * and returns how many it took, or ZTTP_ERR_NOMEM. With |fin| the stream

@@ -150,6 +150,52 @@ static void test_send_retransmit(void **state) {
 
 /* A sender and a receiver over a lossy, reordering "network" of chunks:
  * every byte arrives exactly once, in order, and all memory is released. */
+/* Reuse for a new stream: state back to empty, small buffers kept (no
+ * allocation next time), big ones freed. */
+static void test_reuse(void **state) {
+  (void)state;
+  const zttp_mem *m = zttp_mem_default();
+  zttp_quic_sendbuf sb;
+  zttp_quic_recvbuf rb;
+  zttp_quic_sendbuf_init(&sb, 100000, 4);
+  zttp_quic_recvbuf_init(&rb, 4);
+  static uint8_t data[50000];
+  assert_int_equal(zttp_quic_sendbuf_write(&sb, m, data, 1000, 1), 1000);
+  zttp_quic_sendbuf_on_sent(&sb, 0, 1000, 1);
+  assert_int_equal(zttp_quic_recvbuf_write(&rb, m, 10, data, 5, 0, 1000), 0);
+  uint8_t *skept = sb.data;
+  uint8_t *rkept = rb.data;
+  assert_non_null(skept);
+  assert_non_null(rkept);
+  zttp_quic_sendbuf_reuse(&sb, m, 2000, 8, 16384);
+  zttp_quic_recvbuf_reuse(&rb, m, 8, 16384);
+  assert_ptr_equal(sb.data, skept);
+  assert_ptr_equal(rb.data, rkept);
+  assert_int_equal(sb.written, 0);
+  assert_int_equal(sb.sent, 0);
+  assert_int_equal(sb.fin, 0);
+  assert_int_equal(sb.limit, 2000);
+  assert_int_equal(sb.acked.max_num, 8);
+  assert_int_equal(rb.base, 0);
+  assert_int_equal(rb.highest, 0);
+  assert_int_equal(rb.final_size, ZTTP_QUIC_NO_FINAL_SIZE);
+  assert_true(zttp_ranges_empty(&rb.have));
+  const uint8_t *p;
+  assert_int_equal(zttp_quic_recvbuf_peek(&rb, &p), 0);
+  assert_int_equal(zttp_quic_sendbuf_room(&sb), 2000);
+  /* Works as new. */
+  assert_int_equal(zttp_quic_sendbuf_write(&sb, m, data, 2000, 0), 2000);
+  assert_int_equal(zttp_quic_recvbuf_write(&rb, m, 0, data, 3, 1, 1000), 0);
+  assert_int_equal(zttp_quic_recvbuf_peek(&rb, &p), 3);
+  /* A big buffer is not kept. */
+  zttp_quic_sendbuf_reuse(&sb, m, 100000, 8, 16384);
+  assert_int_equal(zttp_quic_sendbuf_write(&sb, m, data, 50000, 0), 50000);
+  zttp_quic_sendbuf_reuse(&sb, m, 100000, 8, 16384);
+  assert_null(sb.data);
+  zttp_quic_sendbuf_free(&sb, m);
+  zttp_quic_recvbuf_free(&rb, m);
+}
+
 static void test_model(void **state) {
   (void)state;
   const zttp_mem *m = zttp_mem_default();
@@ -223,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_recv_reorder),
       cmocka_unit_test(test_recv_errors),
       cmocka_unit_test(test_send_retransmit),
+      cmocka_unit_test(test_reuse),
       cmocka_unit_test(test_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
