@@ -27,7 +27,6 @@
 /* RFC 9113 §7 */
 #define H2_REFUSED_STREAM 0x7u
 /* RFC 9114 §8.1 */
-#define H3_REQUEST_REJECTED 0x10bu
 /* RFC 9113 §6.5.2 */
 #define H2_SETTINGS_MAX_CONCURRENT_STREAMS 0x3u
 
@@ -317,7 +316,7 @@ int handle_event(client *cl, session *ss, const zttp_event *ev) {
       return 0;
     }
     if (ev->u.reset.error_code == (ss->proto == ZTTP_HTTP3
-                                       ? H3_REQUEST_REJECTED
+                                       ? ZTTP_H3_REQUEST_REJECTED
                                        : H2_REFUSED_STREAM) &&
         !t->got_any) {
       /* RFC 9113 §8.7, RFC 9114 §4.1.1: not processed; safe to send

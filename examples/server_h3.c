@@ -43,7 +43,6 @@
 /* Socket buffers asked for (the kernel may give less). */
 #define UDP_SOCKET_BUF (4 * 1024 * 1024)
 /* RFC 9114 §8.1 */
-#define H3_INTERNAL_ERROR 0x102u
 /* The QUIC idle timeout can be at most this long (ZTTP_LIMIT_IDLE_TIMEOUT). */
 #define MAX_IDLE_MS 86400000u
 
@@ -337,7 +336,7 @@ static void h3_drive(server *s, conn *c) {
     }
     if (c->dead) {
       /* A local failure: close at once. */
-      zttp_conn_close(c->z, H3_INTERNAL_ERROR, 0);
+      zttp_conn_close(c->z, ZTTP_H3_INTERNAL_ERROR, 0);
       h3_flush(s, c);
       return;
     }

@@ -34,8 +34,6 @@
 #define H2_INTERNAL_ERROR 0x2u
 #define H2_REFUSED_STREAM 0x7u
 /* RFC 9114 §8.1 */
-#define H3_INTERNAL_ERROR 0x102u
-#define H3_REQUEST_REJECTED 0x10bu
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -626,7 +624,7 @@ static void stream_abort(server *s, conn *c, stream *st, const char *why) {
   int32_t rv;
   vlog(s, "%s: stream %" PRId64 ": response aborted: %s", c->name, st->id, why);
   rv = zttp_conn_reset_stream(c->z, st->id,
-                              c->proto == ZTTP_HTTP3   ? H3_INTERNAL_ERROR
+                              c->proto == ZTTP_HTTP3   ? ZTTP_H3_INTERNAL_ERROR
                               : c->proto == ZTTP_HTTP2 ? H2_INTERNAL_ERROR
                                                        : H2_NO_ERROR);
   stream_free(st);
@@ -691,8 +689,9 @@ static int handle_request(server *s, conn *c, const zttp_event *ev) {
        * limit, so this only happens if they disagree. */
       vlog(s, "%s: stream %" PRId64 ": refused", c->name, ev->stream_id);
       rv = zttp_conn_reset_stream(c->z, ev->stream_id,
-                                  c->proto == ZTTP_HTTP3 ? H3_REQUEST_REJECTED
-                                                         : H2_REFUSED_STREAM);
+                                  c->proto == ZTTP_HTTP3
+                                      ? ZTTP_H3_REQUEST_REJECTED
+                                      : H2_REFUSED_STREAM);
       return rv == ZTTP_ERR_STREAM_NOT_FOUND ? 1 : rv == 0 ? 1 : rv;
     }
   }

@@ -701,6 +701,32 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_H2_SETTINGS_ENABLE_CONNECT_PROTOCOL 0x8u
 #define ZTTP_H2_SETTINGS_NO_RFC7540_PRIORITIES 0x9u
 
+/* HTTP/3 error codes (RFC 9114 §8.1, RFC 9204 §6, RFC 9297 §5.2): for
+ * zttp_conn_reset_stream() and zttp_conn_close() on HTTP/3, and as
+ * reported in ZTTP_EVENT_STREAM_RESET, ZTTP_EVENT_CONNECTION_CLOSED and
+ * zttp_conn_last_error(). */
+#define ZTTP_H3_NO_ERROR 0x100u
+#define ZTTP_H3_GENERAL_PROTOCOL_ERROR 0x101u
+#define ZTTP_H3_INTERNAL_ERROR 0x102u
+#define ZTTP_H3_STREAM_CREATION_ERROR 0x103u
+#define ZTTP_H3_CLOSED_CRITICAL_STREAM 0x104u
+#define ZTTP_H3_FRAME_UNEXPECTED 0x105u
+#define ZTTP_H3_FRAME_ERROR 0x106u
+#define ZTTP_H3_EXCESSIVE_LOAD 0x107u
+#define ZTTP_H3_ID_ERROR 0x108u
+#define ZTTP_H3_SETTINGS_ERROR 0x109u
+#define ZTTP_H3_MISSING_SETTINGS 0x10au
+#define ZTTP_H3_REQUEST_REJECTED 0x10bu
+#define ZTTP_H3_REQUEST_CANCELLED 0x10cu
+#define ZTTP_H3_REQUEST_INCOMPLETE 0x10du
+#define ZTTP_H3_MESSAGE_ERROR 0x10eu
+#define ZTTP_H3_CONNECT_ERROR 0x10fu
+#define ZTTP_H3_VERSION_FALLBACK 0x110u
+#define ZTTP_QPACK_DECOMPRESSION_FAILED 0x200u
+#define ZTTP_QPACK_ENCODER_STREAM_ERROR 0x201u
+#define ZTTP_QPACK_DECODER_STREAM_ERROR 0x202u
+#define ZTTP_H3_DATAGRAM_ERROR 0x33u
+
 /* Event flags (zttp_event.flags). */
 /** No body follows this head on this stream (END_MESSAGE still follows). */
 #define ZTTP_EVENT_FLAG_END_STREAM 0x1u
@@ -960,8 +986,10 @@ ZTTP_EXTERN int32_t zttp_conn_end_message(zttp_conn *conn, int64_t stream_id,
  * zttp_conn_reset_stream abandons |stream_id| with the wire |error_code|
  * (HTTP/2 RST_STREAM, HTTP/3 RESET_STREAM/STOP_SENDING). HTTP/1.1 has no
  * streams: it drops unsent output and the connection must close
- * (zttp_conn_should_close() turns 1). Returns 0, ZTTP_ERR_STREAM_NOT_FOUND
- * or ZTTP_ERR_NOMEM.
+ * (zttp_conn_should_close() turns 1). On HTTP/3 both directions are
+ * abandoned (RESET_STREAM and STOP_SENDING, RFC 9114 §4.1.1) and 0 means
+ * ZTTP_H3_REQUEST_CANCELLED. Returns 0, ZTTP_ERR_STREAM_NOT_FOUND or
+ * ZTTP_ERR_NOMEM.
  * @since 0.1.0
  */
 ZTTP_EXTERN int32_t zttp_conn_reset_stream(zttp_conn *conn, int64_t stream_id,

@@ -439,7 +439,10 @@ int32_t zttp_h3_reset_stream(zttp_conn *conn, int64_t stream_id,
     return zttp_conn_error(conn, ZTTP_ERR_INVALID_ARGUMENT, 0, stream_id,
                            "error code above 2^62 - 1");
   }
-  /* RFC 9114 §4.1.1: abort both directions (H3_REQUEST_CANCELLED, say). */
+  /* RFC 9114 §4.1.1: abort both directions; 0 means H3_REQUEST_CANCELLED. */
+  if (error_code == 0) {
+    error_code = ZTTP_H3_REQUEST_CANCELLED;
+  }
   if (s->send != H3T_DONE) {
     zttp_quic_conn_stream_reset(e->qc, s->id, error_code);
   }

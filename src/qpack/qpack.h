@@ -21,10 +21,8 @@
 #include "common/mem.h"
 #include "qpack/table.h"
 
-/* RFC 9204 §6 error codes, and the RFC 9114 §8.1 ones zttp uses. */
-#define ZTTP_QPACK_DECOMPRESSION_FAILED 0x200u
-#define ZTTP_QPACK_ENCODER_STREAM_ERROR 0x201u
-#define ZTTP_QPACK_DECODER_STREAM_ERROR 0x202u
+/* The RFC 9204 §6 error codes are public (ZTTP_QPACK_* in zttp/zttp.h);
+ * the RFC 9114 §8.1 ones QPACK reports: */
 #define ZTTP_QPACK_H3_EXCESSIVE_LOAD 0x107u
 #define ZTTP_QPACK_H3_MESSAGE_ERROR 0x10eu
 
