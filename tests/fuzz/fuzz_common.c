@@ -41,25 +41,6 @@ static void fail_ops(const fuzz_ops *ops, const char *fmt, ...) {
   abort();
 }
 
-int fuzz_ignored(const char *tag) {
-  static const char *list = NULL;
-  static int init = 0;
-  if (!init) {
-    list = getenv("ZTTP_FUZZ_IGNORE");
-    init = 1;
-  }
-  if (list == NULL) {
-    return 0;
-  }
-  size_t n = strlen(tag);
-  for (const char *p = list; (p = strstr(p, tag)) != NULL; p += n) {
-    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
 static void hash_bytes(uint64_t *h, const void *p, size_t n) {
   const uint8_t *b = p;
   uint64_t x = *h;

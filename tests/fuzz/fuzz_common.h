@@ -27,6 +27,8 @@
 
 #include "zttp/zttp.h"
 
+#include "fuzz_util.h" /* fuzz_ignored() */
+
 /* The FNV-1a offset basis: where every transcript hash starts. */
 #define FUZZ_HASH_INIT 0xcbf29ce484222325ull
 
@@ -110,10 +112,6 @@ struct fuzz_ops {
 
 void fuzz_fail(const fuzz_run *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-
-/* ZTTP_FUZZ_IGNORE=tag,tag... turns the checks with those tags into log
- * lines, to keep fuzzing past a known, reported bug. */
-int fuzz_ignored(const char *tag);
 
 void fuzz_hash_u64(uint64_t *h, uint64_t v);
 /* The length, then the bytes. */

@@ -25,18 +25,10 @@
 #include "common/varint.h"
 #include "h3/frame.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define FUZZ_TARGET "h3_frame" /* names the CHECK failures */
+#include "fuzz_util.h"
 
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "h3_frame: %s:%d: check failed: %s: ", __FILE__,         \
-              __LINE__, #cond);                                                \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint64_t caps[4][2] = {
     {ZTTP_H3_DEFAULT_MAX_CONTROL_PAYLOAD, ZTTP_H3_DEFAULT_MAX_FIELD_SECTION},

@@ -10,75 +10,9 @@
 
 const uint32_t hf_body_sizes[8] = {0, 5, 100, 1000, 5000, 20000, 70000, 1};
 
-static uint8_t pattern[4096];
-
 void hf_fail(const char *what) {
   fprintf(stderr, "h3 fuzz invariant: %s\n", what);
   abort();
-}
-
-/* ---- counting allocator --------------------------------------------- */
-
-#define HF_MEM_HDR 16
-
-static void *hf_malloc(size_t size, void *user) {
-  hf_mem *m = user;
-  if (size > HF_MEM_CAP || m->live + size > HF_MEM_CAP) {
-    hf_fail("more than 64 MiB allocated");
-  }
-  uint8_t *p = malloc(size + HF_MEM_HDR);
-  if (p == NULL) {
-    return NULL;
-  }
-  memcpy(p, &size, sizeof(size));
-  m->live += size;
-  if (m->live > m->peak) {
-    m->peak = m->live;
-  }
-  return p + HF_MEM_HDR;
-}
-
-static void hf_free(void *ptr, void *user) {
-  hf_mem *m = user;
-  if (ptr == NULL) {
-    return;
-  }
-  uint8_t *p = (uint8_t *)ptr - HF_MEM_HDR;
-  size_t size;
-  memcpy(&size, p, sizeof(size));
-  m->live -= size;
-  free(p);
-}
-
-static void *hf_realloc(void *ptr, size_t size, void *user) {
-  hf_mem *m = user;
-  if (ptr == NULL) {
-    return hf_malloc(size, user);
-  }
-  uint8_t *p = (uint8_t *)ptr - HF_MEM_HDR;
-  size_t old;
-  memcpy(&old, p, sizeof(old));
-  if (size > HF_MEM_CAP || m->live - old + size > HF_MEM_CAP) {
-    hf_fail("more than 64 MiB allocated");
-  }
-  uint8_t *q = realloc(p, size + HF_MEM_HDR);
-  if (q == NULL) {
-    return NULL;
-  }
-  memcpy(q, &size, sizeof(size));
-  m->live = m->live - old + size;
-  if (m->live > m->peak) {
-    m->peak = m->live;
-  }
-  return q + HF_MEM_HDR;
-}
-
-void hf_mem_init(hf_mem *m) {
-  memset(m, 0, sizeof(*m));
-  m->alloc.malloc = hf_malloc;
-  m->alloc.realloc = hf_realloc;
-  m->alloc.free = hf_free;
-  m->alloc.user = m;
 }
 
 /* ---- the documented error sets ---------------------------------------- */
@@ -246,30 +180,11 @@ static void config_for(zttp_config *cfg, uint8_t sel0) {
   }
 }
 
-static int fuzz_ignored(const char *tag) {
-  const char *list = getenv("ZTTP_FUZZ_IGNORE");
-  if (list == NULL) {
-    return 0;
-  }
-  size_t n = strlen(tag);
-  for (const char *p = list; (p = strstr(p, tag)) != NULL; p += n) {
-    if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
 static void write_all(hf_side *sd);
 
-void hf_side_init(hf_side *sd, hf_mem *m, uint32_t role, uint8_t sel0,
+void hf_side_init(hf_side *sd, fuzz_mem *m, uint32_t role, uint8_t sel0,
                   uint8_t sel1, hf_emit_fn emit) {
   memset(sd, 0, sizeof(*sd));
-  if (pattern[1] == 0) {
-    for (size_t i = 0; i < sizeof(pattern); i++) {
-      pattern[i] = (uint8_t)('a' + i % 26);
-    }
-  }
   sd->role = role;
   sd->sel0 = sel0;
   sd->sel1 = sel1;
@@ -277,7 +192,7 @@ void hf_side_init(hf_side *sd, hf_mem *m, uint32_t role, uint8_t sel0,
   sd->log = getenv("ZTTP_FUZZ_LOG") != NULL;
   sd->lax = fuzz_ignored("errors");
   sd->mem = m;
-  sd->now = HF_T0;
+  sd->now = FUZZ_T0;
   sd->buflen = (sel1 & HF_SEL1_SMALL_BUF) ? 1200 : 65536;
   sd->last_req_id = -1;
   /* Opaque socket addresses: ours in local, the peer's in remote. */
@@ -451,9 +366,11 @@ static void pump_stream(hf_side *sd, hf_stream *st) {
     return; /* the tunnel opens with a 2xx */
   }
   for (int k = 0; k < 1000 && st->owed > 0; k++) {
-    size_t n = st->owed < sizeof(pattern) ? (size_t)st->owed : sizeof(pattern);
+    size_t n =
+        st->owed < FUZZ_PATTERN_LEN ? (size_t)st->owed : FUZZ_PATTERN_LEN;
     int64_t w =
-        check(sd, C_DATA, zttp_conn_send_data(sd->conn, st->id, pattern, n, 0));
+        check(sd, C_DATA,
+              zttp_conn_send_data(sd->conn, st->id, fuzz_pattern(), n, 0));
     if (w < 0) {
       abandon(sd, st, w);
       return;
@@ -563,7 +480,7 @@ static void send_one_request(hf_side *sd, int kind) {
     st->want_end = 1;
     st->trailers = kind == HF_K_POST && (sd->sel1 & HF_SEL1_TRAILERS);
   }
-  send_dgram(sd, id, pattern, 10);
+  send_dgram(sd, id, fuzz_pattern(), 10);
   if (check(sd, C_PRIORITY,
             zttp_conn_set_priority(sd->conn, id, 3 + kind % 3, kind & 1)) ==
           ZTTP_ERR_STREAM_NOT_FOUND &&
@@ -675,7 +592,7 @@ static void on_event(hf_side *sd, const zttp_event *ev) {
   if (sd->log) {
     fprintf(stderr, "h3 fuzz: %s t=%llu ev %u stream %lld flags %u\n",
             server ? "server" : "client",
-            (unsigned long long)((sd->now - HF_T0) / HF_NS_PER_MS),
+            (unsigned long long)((sd->now - FUZZ_T0) / FUZZ_NS_PER_MS),
             (unsigned)ev->kind, (long long)ev->stream_id, (unsigned)ev->flags);
   }
   hf_stream *st = NULL;
@@ -733,7 +650,7 @@ static void on_event(hf_side *sd, const zttp_event *ev) {
       break;
     }
     if (st->kind == HF_K_CONNECT) {
-      send_dgram(sd, st->id, pattern + 1, 20);
+      send_dgram(sd, st->id, fuzz_pattern() + 1, 20);
     }
     pump_stream(sd, st);
     break;
@@ -909,19 +826,11 @@ static void write_all(hf_side *sd) {
         memcmp(path.local, sd->path.local, sizeof(path.local)) != 0) {
       hf_fail("a server datagram from another local address");
     }
-    if (!sd->cids_known && (buf[0] & 0x80) != 0) {
-      zttp_quic_hdr h;
-      if (zttp_quic_hdr_parse(&h, buf, seg, HF_CID_LEN) == ZTTP_QUIC_HDR_OK &&
-          h.scid_len == HF_CID_LEN) {
-        zttp_quic_cid_set(&sd->scid, h.scid, h.scid_len);
-        zttp_quic_cid_set(&sd->dcid, h.dcid, h.dcid_len);
-        sd->cids_known = 1;
-      }
-    }
+    fuzz_cids_learn(&sd->cids, buf, seg, HF_CID_LEN);
     if (sd->log) {
       fprintf(stderr, "h3 fuzz: %s t=%llu wrote %lld (seg %zu)\n",
               sd->role == ZTTP_SERVER ? "server" : "client",
-              (unsigned long long)((sd->now - HF_T0) / HF_NS_PER_MS),
+              (unsigned long long)((sd->now - FUZZ_T0) / FUZZ_NS_PER_MS),
               (long long)n, seg);
     }
     emit_segments(sd, buf, (size_t)n, seg, &path);
@@ -937,7 +846,7 @@ static void probe_poisoned(hf_side *sd) {
     hf_fail("next_event filled an event on a poisoned connection");
   }
   int64_t id = sd->last_req_id >= 0 ? sd->last_req_id : 0;
-  check(sd, C_DATA, zttp_conn_send_data(sd->conn, id, pattern, 1, 0));
+  check(sd, C_DATA, zttp_conn_send_data(sd->conn, id, fuzz_pattern(), 1, 0));
   check(sd, C_END, zttp_conn_end_message(sd->conn, id, NULL, 0));
   check(sd, C_CONSUMED, zttp_conn_data_consumed(sd->conn, id, 0));
   check(sd, C_RESET, zttp_conn_reset_stream(sd->conn, id, 0x10c));
@@ -951,7 +860,7 @@ static void probe_poisoned(hf_side *sd) {
     check(sd, C_RESPONSE,
           zttp_conn_send_response(sd->conn, id, 200, NULL, 0, NULL, 0, 0));
   }
-  check(sd, C_DGRAM, zttp_conn_send_datagram(sd->conn, id, pattern, 1));
+  check(sd, C_DGRAM, zttp_conn_send_datagram(sd->conn, id, fuzz_pattern(), 1));
   check(sd, C_PRIORITY, zttp_conn_set_priority(sd->conn, id, 1, 0));
 }
 
@@ -1044,7 +953,8 @@ void hf_feed(hf_side *sd, const uint8_t *d, size_t n, int alt) {
   if (sd->log) {
     fprintf(stderr, "h3 fuzz: %s t=%llu recv %zu -> %d\n",
             sd->role == ZTTP_SERVER ? "server" : "client",
-            (unsigned long long)((sd->now - HF_T0) / HF_NS_PER_MS), n, (int)rv);
+            (unsigned long long)((sd->now - FUZZ_T0) / FUZZ_NS_PER_MS), n,
+            (int)rv);
   }
   if (rv > 0) {
     hf_fail("receive_datagram returned a positive value");
@@ -1054,57 +964,26 @@ void hf_feed(hf_side *sd, const uint8_t *d, size_t n, int alt) {
 
 /* ---- the fuzz input ----------------------------------------------------- */
 
-static void substitute(uint8_t *d, size_t n, const uint8_t *from,
-                       const uint8_t *to, size_t len) {
-  if (len == 0 || n < len || memcmp(from, to, len) == 0) {
-    return;
-  }
-  for (size_t i = 0; i + len <= n;) {
-    if (memcmp(d + i, from, len) == 0) {
-      memcpy(d + i, to, len);
-      i += len;
-    } else {
-      i++;
-    }
-  }
-}
-
 int hf_fuzz_one(uint32_t role, const uint8_t *data, size_t size) {
-  if (size < HF_HDR_LEN) {
+  fuzz_records in;
+  if (!fuzz_records_start(&in, data, size, HF_MAX_DGRAM)) {
     return 0;
   }
-  static uint8_t dgram[HF_MAX_DGRAM];
-  hf_mem m;
-  hf_mem_init(&m);
+  fuzz_mem m;
+  fuzz_mem_init(&m, hf_fail);
   hf_side sd;
   hf_side_init(&sd, &m, role, data[0], data[1], NULL);
-  const uint8_t *rec_a = data + 2;
-  const uint8_t *rec_b = data + 2 + ZTTP_QUIC_MAX_CID_LEN;
-  size_t off = HF_HDR_LEN;
-  while (off + HF_REC_HDR_LEN <= size) {
-    uint32_t delta = (uint32_t)data[off] << 8 | data[off + 1];
-    uint32_t fl = (uint32_t)data[off + 2] << 8 | data[off + 3];
-    off += HF_REC_HDR_LEN;
-    size_t n = fl & HF_MAX_DGRAM;
-    if (n > size - off) {
-      n = size - off;
+  fuzz_record rec;
+  while (fuzz_records_next(&in, &rec)) {
+    hf_advance(&sd, sd.now + rec.delta);
+    if (rec.n > 0) {
+      int subst = !(sd.sel0 & HF_SEL_NO_SUBST);
+      hf_feed(&sd, fuzz_records_take(&in, &rec, &sd.cids, role, subst), rec.n,
+              (rec.flags & HF_ALT_PATH) != 0);
     }
-    hf_advance(&sd, sd.now + (zttp_tstamp)delta * HF_NS_PER_MS);
-    if (n == 0) {
-      continue;
-    }
-    memcpy(dgram, data + off, n);
-    off += n;
-    if (!(fl & HF_NO_SUBST) && !(sd.sel0 & HF_SEL_NO_SUBST) && sd.cids_known) {
-      substitute(dgram, n, rec_a, sd.scid.data, sd.scid.len);
-      if (role == ZTTP_CLIENT) {
-        substitute(dgram, n, rec_b, sd.dcid.data, sd.dcid.len < 8 ? 0 : 8);
-      }
-    }
-    hf_feed(&sd, dgram, n, (fl & HF_ALT_PATH) != 0);
   }
   if (sd.sel0 & HF_SEL_LINGER) {
-    hf_advance(&sd, sd.now + 60000 * HF_NS_PER_MS);
+    hf_advance(&sd, sd.now + 60000 * FUZZ_NS_PER_MS);
   }
   hf_side_free(&sd);
   if (m.live != 0) {

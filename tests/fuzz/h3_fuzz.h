@@ -39,10 +39,7 @@
  *       arrives from another remote address, bit 15: no CID substitution
  *     the datagram, given to the connection at the new time.
  *
- * CID substitution works as in quic_fuzz.h: the driver learns the live CIDs
- * from the first long-header datagram the connection writes and replaces
- * the recorded ones (a server: A, its SCID; a client: A, its SCID, and B,
- * its original DCID) in every datagram it feeds.
+ * CID substitution (fuzz_util.h): a server replaces A, a client A and B.
  *
  * The application reacts like a real one: a server answers every REQUEST
  * with a 200 and a small body, echoes the request body (and HTTP
@@ -74,17 +71,11 @@
 
 #include "zttp/zttp.h"
 
-#include "quic/packet.h"
+#include "fuzz_util.h"
 
-#define HF_HDR_LEN (2 + ZTTP_QUIC_MAX_CID_LEN + 8)
-#define HF_REC_HDR_LEN 4
-#define HF_NO_SUBST 0x8000u
 #define HF_ALT_PATH 0x4000u
-#define HF_MAX_DGRAM 0x3fffu
-#define HF_T0 1000000000ull
-#define HF_NS_PER_MS 1000000ull
+#define HF_MAX_DGRAM 0x3fffu /* the length mask of flags_len */
 #define HF_MAX_STREAMS 32
-#define HF_MEM_CAP (64u << 20)
 #define HF_CID_LEN 8 /* zttp_quic_settings_default() */
 
 #define HF_SEL_NO_SUBST 0x04
@@ -97,13 +88,6 @@
 #define HF_SEL1_TRAILERS 0x20
 #define HF_SEL1_SMALL_BUF 0x40
 #define HF_SEL1_LAZY 0x80
-
-/* Counting allocator: aborts past HF_MEM_CAP live bytes. */
-typedef struct hf_mem {
-  zttp_allocator alloc;
-  size_t live;
-  size_t peak;
-} hf_mem;
 
 typedef struct hf_stream {
   int64_t id;
@@ -131,7 +115,7 @@ struct hf_side {
   uint8_t sel0, sel1;
   int log;
   int lax; /* ZTTP_FUZZ_IGNORE=errors */
-  hf_mem *mem;
+  fuzz_mem *mem;
   zttp_config *cfg;
   zttp_conn *conn;
   zttp_path path;     /* as the peer sees it: local = ours */
@@ -153,9 +137,7 @@ struct hf_side {
   int num_requests; /* server: REQUEST events; client: requests to send */
   int answered;
   int64_t last_req_id;
-  int cids_known;
-  zttp_quic_cid scid;
-  zttp_quic_cid dcid;
+  fuzz_cids cids; /* learned from the first long header written */
   hf_emit_fn emit;
   uint64_t sink;
 };
@@ -163,10 +145,9 @@ struct hf_side {
 extern const uint32_t hf_body_sizes[8];
 
 void hf_fail(const char *what);
-void hf_mem_init(hf_mem *m);
 /* hf_side_init sets up |sd|: a config from sel0/sel1 and a connection (a
  * client writes its Initial to |emit|, which may be NULL). */
-void hf_side_init(hf_side *sd, hf_mem *m, uint32_t role, uint8_t sel0,
+void hf_side_init(hf_side *sd, fuzz_mem *m, uint32_t role, uint8_t sel0,
                   uint8_t sel1, hf_emit_fn emit);
 void hf_side_free(hf_side *sd);
 /* hf_advance fires every timer due up to |target|, then sets now. */

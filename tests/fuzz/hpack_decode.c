@@ -32,22 +32,14 @@
 #include "hpack/hpack.h"
 #include "hpack/table.h"
 
+#define FUZZ_TARGET "hpack_decode" /* names the CHECK failures */
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t table_sizes[8] = {0, 32, 100, 256, 1000, 4096, 4096, 65536};
 static const size_t limit_fields[4] = {SIZE_MAX, 4, 100, 1000};
 static const size_t limit_list[4] = {SIZE_MAX, 200, 4096, 65536};
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "hpack_decode: %s:%d: check failed: %s: ", __FILE__,     \
-              __LINE__, #cond);                                                \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static void same_tables(const zttp_hpack_table *a, const zttp_hpack_table *b,
                         const char *what) {

@@ -25,22 +25,14 @@
 
 #include "qpack/qpack.h"
 
+#define FUZZ_TARGET "qpack_decode" /* names the CHECK failures */
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t caps[8] = {0, 32, 100, 220, 256, 1000, 4096, 65536};
 static const size_t blockeds[4] = {0, 1, 4, 100};
 static const size_t limits[4] = {65536, 100, 1000, SIZE_MAX};
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "qpack_decode: %s:%d: check failed: %s: ", __FILE__,     \
-              __LINE__, #cond);                                                \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 typedef struct rt {
   zttp_qpack_encoder e;

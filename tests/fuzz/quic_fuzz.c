@@ -13,75 +13,10 @@
 const uint32_t qf_req_sizes[8] = {0, 16, 1000, 5000, 20000, 100000, 1, 300};
 
 static const uint8_t h3_alpn[] = {2, 'h', '3'};
-static uint8_t pattern[4096];
 
 void qf_fail(const char *what) {
   fprintf(stderr, "quic fuzz invariant: %s\n", what);
   abort();
-}
-
-/* ---- counting allocator --------------------------------------------- */
-
-#define QF_MEM_HDR 16
-
-static void *qf_malloc(size_t size, void *user) {
-  qf_mem *m = user;
-  if (size > QF_MEM_CAP || m->live + size > QF_MEM_CAP) {
-    qf_fail("more than 64 MiB allocated");
-  }
-  uint8_t *p = malloc(size + QF_MEM_HDR);
-  if (p == NULL) {
-    return NULL;
-  }
-  memcpy(p, &size, sizeof(size));
-  m->live += size;
-  if (m->live > m->peak) {
-    m->peak = m->live;
-  }
-  return p + QF_MEM_HDR;
-}
-
-static void qf_free(void *ptr, void *user) {
-  qf_mem *m = user;
-  if (ptr == NULL) {
-    return;
-  }
-  uint8_t *p = (uint8_t *)ptr - QF_MEM_HDR;
-  size_t size;
-  memcpy(&size, p, sizeof(size));
-  m->live -= size;
-  free(p);
-}
-
-static void *qf_realloc(void *ptr, size_t size, void *user) {
-  qf_mem *m = user;
-  if (ptr == NULL) {
-    return qf_malloc(size, user);
-  }
-  uint8_t *p = (uint8_t *)ptr - QF_MEM_HDR;
-  size_t old;
-  memcpy(&old, p, sizeof(old));
-  if (size > QF_MEM_CAP || m->live - old + size > QF_MEM_CAP) {
-    qf_fail("more than 64 MiB allocated");
-  }
-  uint8_t *q = realloc(p, size + QF_MEM_HDR);
-  if (q == NULL) {
-    return NULL;
-  }
-  memcpy(q, &size, sizeof(size));
-  m->live = m->live - old + size;
-  if (m->live > m->peak) {
-    m->peak = m->live;
-  }
-  return q + QF_MEM_HDR;
-}
-
-void qf_mem_init(qf_mem *m) {
-  memset(m, 0, sizeof(*m));
-  m->mem.malloc = qf_malloc;
-  m->mem.realloc = qf_realloc;
-  m->mem.free = qf_free;
-  m->mem.user = m;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -129,21 +64,16 @@ static void settings_for(zttp_quic_settings *s, uint8_t sel0) {
   }
 }
 
-void qf_side_init(qf_side *sd, qf_mem *m, uint32_t role, uint8_t sel0,
+void qf_side_init(qf_side *sd, fuzz_mem *m, uint32_t role, uint8_t sel0,
                   uint8_t sel1, qf_emit_fn emit) {
   memset(sd, 0, sizeof(*sd));
   sd->emit = emit;
-  if (pattern[1] == 0) {
-    for (size_t i = 0; i < sizeof(pattern); i++) {
-      pattern[i] = (uint8_t)('a' + i % 26);
-    }
-  }
   sd->role = role;
   sd->sel0 = sel0;
   sd->sel1 = sel1;
   sd->log = getenv("ZTTP_FUZZ_LOG") != NULL;
   sd->mem = m;
-  sd->now = QF_T0;
+  sd->now = FUZZ_T0;
   settings_for(&sd->s, sel0);
   zttp_tls_settings ts;
   memset(&ts, 0, sizeof(ts));
@@ -151,12 +81,12 @@ void qf_side_init(qf_side *sd, qf_mem *m, uint32_t role, uint8_t sel0,
   ts.alpn = h3_alpn;
   ts.alpn_len = sizeof(h3_alpn);
   char err[ZTTP_TLS_ERRMSG_MAX];
-  if (zttp_tls_ctx_new(&sd->ctx, &m->mem, &ts, role, err) != 0) {
+  if (zttp_tls_ctx_new(&sd->ctx, &m->alloc, &ts, role, err) != 0) {
     fprintf(stderr, "quic fuzz: tls ctx: %s\n", err);
     qf_fail("the null TLS context did not build");
   }
   if (role == ZTTP_CLIENT) {
-    if (zttp_quic_conn_new(&sd->qc, &m->mem, &sd->s, ZTTP_CLIENT, sd->ctx,
+    if (zttp_quic_conn_new(&sd->qc, &m->alloc, &sd->s, ZTTP_CLIENT, sd->ctx,
                            "localhost", NULL, &sd->path, sd->now) != 0) {
       qf_fail("the client connection did not start");
     }
@@ -204,8 +134,10 @@ static int is_local(const qf_side *sd, uint64_t id) {
 /* Writes what |st| owes until the send buffer is full. */
 static void stream_flush(qf_side *sd, qf_stream *st) {
   for (int k = 0; k < 10000 && st->owed > 0; k++) {
-    size_t n = st->owed < sizeof(pattern) ? (size_t)st->owed : sizeof(pattern);
-    int64_t w = zttp_quic_conn_stream_write(sd->qc, st->id, pattern, n, 0);
+    size_t n =
+        st->owed < FUZZ_PATTERN_LEN ? (size_t)st->owed : FUZZ_PATTERN_LEN;
+    int64_t w =
+        zttp_quic_conn_stream_write(sd->qc, st->id, fuzz_pattern(), n, 0);
     if (w < 0) {
       st->owed = 0;
       st->fin_owed = 0;
@@ -303,8 +235,8 @@ static void open_requests(qf_side *sd) {
   }
   size_t dg = zttp_quic_conn_max_datagram(sd->qc);
   if (dg > 0) {
-    int32_t rv =
-        zttp_quic_conn_send_datagram(sd->qc, pattern, dg < 100 ? dg : 100);
+    int32_t rv = zttp_quic_conn_send_datagram(sd->qc, fuzz_pattern(),
+                                              dg < 100 ? dg : 100);
     if (rv != 0 && rv != ZTTP_ERR_BUFFER_FULL && rv != ZTTP_ERR_NOMEM) {
       qf_fail("send_datagram refused a datagram within the limit");
     }
@@ -333,7 +265,7 @@ static void on_event(qf_side *sd, const zttp_quic_event *ev) {
   if (sd->log) {
     fprintf(stderr, "quic fuzz: %s t=%llu ev %u stream %llu code %llu err %d\n",
             sd->role == ZTTP_SERVER ? "server" : "client",
-            (unsigned long long)(sd->now - QF_T0), (unsigned)ev->kind,
+            (unsigned long long)(sd->now - FUZZ_T0), (unsigned)ev->kind,
             (unsigned long long)ev->stream_id,
             (unsigned long long)ev->error_code, (int)ev->error);
   }
@@ -385,7 +317,8 @@ static void on_event(qf_side *sd, const zttp_quic_event *ev) {
       st->owed = 0;
       st->fin_owed = 0;
     }
-    if (zttp_quic_conn_stream_write(sd->qc, ev->stream_id, pattern, 1, 0) > 0) {
+    if (zttp_quic_conn_stream_write(sd->qc, ev->stream_id, fuzz_pattern(), 1,
+                                    0) > 0) {
       qf_fail("stream_write accepted data after STOP_SENDING");
     }
     break;
@@ -449,20 +382,11 @@ static void write_all(qf_side *sd) {
                 "address was validated");
       }
     }
-    if (!sd->cids_known && (buf[0] & 0x80) != 0) {
-      zttp_quic_hdr h;
-      if (zttp_quic_hdr_parse(&h, buf, (size_t)n, sd->s.cid_len) ==
-              ZTTP_QUIC_HDR_OK &&
-          h.scid_len == sd->s.cid_len) {
-        zttp_quic_cid_set(&sd->scid, h.scid, h.scid_len);
-        zttp_quic_cid_set(&sd->dcid, h.dcid, h.dcid_len);
-        sd->cids_known = 1;
-      }
-    }
+    fuzz_cids_learn(&sd->cids, buf, (size_t)n, sd->s.cid_len);
     if (sd->log) {
       fprintf(stderr, "quic fuzz: %s t=%llu wrote %lld\n",
               sd->role == ZTTP_SERVER ? "server" : "client",
-              (unsigned long long)(sd->now - QF_T0), (long long)n);
+              (unsigned long long)(sd->now - FUZZ_T0), (long long)n);
     }
     if (sd->emit != NULL) {
       sd->emit(sd, buf, (size_t)n, sd->now);
@@ -534,8 +458,8 @@ void qf_feed(qf_side *sd, const uint8_t *d, size_t n) {
     if (!info.hdr_ok) {
       qf_fail("CREATE without a parsed header");
     }
-    if (zttp_quic_conn_new(&sd->qc, &sd->mem->mem, &sd->s, ZTTP_SERVER, sd->ctx,
-                           NULL, &info.hdr, &sd->path, sd->now) != 0) {
+    if (zttp_quic_conn_new(&sd->qc, &sd->mem->alloc, &sd->s, ZTTP_SERVER,
+                           sd->ctx, NULL, &info.hdr, &sd->path, sd->now) != 0) {
       return;
     }
   }
@@ -544,7 +468,7 @@ void qf_feed(qf_side *sd, const uint8_t *d, size_t n) {
   if (sd->log) {
     fprintf(stderr, "quic fuzz: %s t=%llu recv %zu -> %d\n",
             sd->role == ZTTP_SERVER ? "server" : "client",
-            (unsigned long long)(sd->now - QF_T0), n, (int)rv);
+            (unsigned long long)(sd->now - FUZZ_T0), n, (int)rv);
   }
   if (rv > 0) {
     qf_fail("recv returned a positive value");
@@ -554,59 +478,25 @@ void qf_feed(qf_side *sd, const uint8_t *d, size_t n) {
 
 /* ---- the fuzz input ----------------------------------------------------- */
 
-static void substitute(uint8_t *d, size_t n, const uint8_t *from,
-                       const uint8_t *to, size_t len) {
-  if (len == 0 || n < len || memcmp(from, to, len) == 0) {
-    return;
-  }
-  for (size_t i = 0; i + len <= n;) {
-    if (memcmp(d + i, from, len) == 0) {
-      memcpy(d + i, to, len);
-      i += len;
-    } else {
-      i++;
-    }
-  }
-}
-
 int qf_fuzz_one(uint32_t role, const uint8_t *data, size_t size) {
-  if (size < QF_HDR_LEN) {
+  fuzz_records in;
+  if (!fuzz_records_start(&in, data, size, QF_MAX_DGRAM)) {
     return 0;
   }
-  static uint8_t dgram[QF_MAX_DGRAM];
-  qf_mem m;
-  qf_mem_init(&m);
+  fuzz_mem m;
+  fuzz_mem_init(&m, qf_fail);
   qf_side sd;
   qf_side_init(&sd, &m, role, data[0], data[1], NULL);
-  const uint8_t *rec_a = data + 2;
-  const uint8_t *rec_b = data + 2 + ZTTP_QUIC_MAX_CID_LEN;
-  size_t off = QF_HDR_LEN;
-  while (off + QF_REC_HDR_LEN <= size) {
-    uint32_t delta = (uint32_t)data[off] << 8 | data[off + 1];
-    uint32_t fl = (uint32_t)data[off + 2] << 8 | data[off + 3];
-    off += QF_REC_HDR_LEN;
-    size_t n = fl & QF_MAX_DGRAM;
-    if (n > size - off) {
-      n = size - off;
+  fuzz_record rec;
+  while (fuzz_records_next(&in, &rec)) {
+    qf_advance(&sd, sd.now + rec.delta);
+    if (rec.n > 0) {
+      int subst = !(sd.sel0 & QF_SEL_NO_SUBST);
+      qf_feed(&sd, fuzz_records_take(&in, &rec, &sd.cids, role, subst), rec.n);
     }
-    qf_advance(&sd, sd.now + (zttp_tstamp)delta * ZTTP_QUIC_NS_PER_MS);
-    if (n == 0) {
-      continue;
-    }
-    memcpy(dgram, data + off, n);
-    off += n;
-    if (!(fl & QF_NO_SUBST) && !(sd.sel0 & QF_SEL_NO_SUBST) && sd.cids_known) {
-      if (role == ZTTP_SERVER) {
-        substitute(dgram, n, rec_a, sd.scid.data, sd.scid.len);
-      } else {
-        substitute(dgram, n, rec_a, sd.scid.data, sd.scid.len);
-        substitute(dgram, n, rec_b, sd.dcid.data, sd.dcid.len < 8 ? 0 : 8);
-      }
-    }
-    qf_feed(&sd, dgram, n);
   }
   if (sd.sel0 & QF_SEL_LINGER) {
-    qf_advance(&sd, sd.now + 60000 * ZTTP_QUIC_NS_PER_MS);
+    qf_advance(&sd, sd.now + 60000 * FUZZ_NS_PER_MS);
   }
   qf_side_free(&sd);
   if (m.live != 0) {

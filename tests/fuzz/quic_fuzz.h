@@ -29,15 +29,9 @@
  *       substitution for this datagram
  *     the datagram, given to the connection at the new time.
  *
- * CID substitution (no hook in src/ needed): a connection picks its
- * connection IDs with zttp_crypto_random, so recorded datagrams name other
- * CIDs than a fresh connection's. The driver learns the connection's CIDs
- * from the first datagram it writes (the long header's DCID and SCID) and
- * replaces, in every datagram it feeds, each occurrence of the recorded
- * bytes with the live ones: a server replaces A (its SCID as recorded, the
- * first cid_len bytes) wherever it occurs, a client A (its SCID) and B (its
- * original DCID, which the server also echoes in its transport parameters,
- * RFC 9000 §7.3). Everything else is deterministic: the reset key is fixed.
+ * CID substitution (fuzz_util.h; no hook in src/ needed): a server replaces
+ * A, a client A and B. Everything else is deterministic: the reset key is
+ * fixed.
  *
  * After every step the driver drains the events (reading and consuming
  * stream data, echoing peer-opened bidi streams on a server, writing
@@ -60,29 +54,18 @@
 
 #include "common/mem.h"
 #include "crypto/tls.h"
+#include "fuzz_util.h"
 #include "quic/conn.h"
 #include "quic/packet.h"
 
-#define QF_HDR_LEN (2 + ZTTP_QUIC_MAX_CID_LEN + 8)
-#define QF_REC_HDR_LEN 4
-#define QF_NO_SUBST 0x8000u
-#define QF_MAX_DGRAM 0x7fffu
-#define QF_T0 1000000000ull
+#define QF_MAX_DGRAM 0x7fffu /* the length mask of flags_len */
 #define QF_MAX_STREAMS 64
-#define QF_MEM_CAP (64u << 20)
 
 #define QF_SEL_NO_SUBST 0x04
 #define QF_SEL_OPEN 0x08
 #define QF_SEL_RESET 0x10
 #define QF_SEL_LINGER 0x20
 #define QF_SEL_CLOSE 0x40
-
-/* Counting allocator: aborts past QF_MEM_CAP live bytes. */
-typedef struct qf_mem {
-  zttp_mem mem;
-  size_t live;
-  size_t peak;
-} qf_mem;
 
 typedef struct qf_stream {
   uint64_t id;
@@ -103,7 +86,7 @@ struct qf_side {
   uint32_t role;
   uint8_t sel0, sel1;
   int log;
-  qf_mem *mem;
+  fuzz_mem *mem;
   zttp_quic_settings s;
   zttp_tls_ctx *ctx;
   zttp_quic_conn *qc;
@@ -116,10 +99,7 @@ struct qf_side {
   int close_sent;
   uint64_t bytes_in;  /* fed to the connection */
   uint64_t unval_out; /* written before address validation */
-  /* The live CIDs, learned from the first datagram written. */
-  int cids_known;
-  zttp_quic_cid scid;
-  zttp_quic_cid dcid;
+  fuzz_cids cids;     /* learned from the first datagram written */
   qf_emit_fn emit;
   void *arg;
   uint64_t sink;
@@ -128,10 +108,9 @@ struct qf_side {
 extern const uint32_t qf_req_sizes[8];
 
 void qf_fail(const char *what);
-void qf_mem_init(qf_mem *m);
-/* qf_side_init sets up |sd| (a client connection is created at QF_T0 and
+/* qf_side_init sets up |sd| (a client connection is created at FUZZ_T0 and
  * writes its Initial to |emit|, which may be NULL). */
-void qf_side_init(qf_side *sd, qf_mem *m, uint32_t role, uint8_t sel0,
+void qf_side_init(qf_side *sd, fuzz_mem *m, uint32_t role, uint8_t sel0,
                   uint8_t sel1, qf_emit_fn emit);
 void qf_side_free(qf_side *sd);
 /* qf_advance fires every timer due up to |target|, then sets now. */

@@ -33,18 +33,10 @@
 #include "quic/packet.h"
 #include "quic/tparams.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define FUZZ_TARGET "quic_packet" /* names the CHECK failures */
+#include "fuzz_util.h"
 
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "quic_packet: %s:%d: check failed: %s: ", __FILE__,      \
-              __LINE__, #cond);                                                \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t ack_caps[8] = {0, 1, 2, 3, 8, 32, 256, 256};
 

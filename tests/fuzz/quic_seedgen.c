@@ -13,114 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quic/rtt.h"
+#include "fuzz_seed.h"
 #include "quic_fuzz.h"
 
-#define MAX_QUEUE 8192
-#define DELAY_MS 10
-#define HORIZON_MS 120000
-
-typedef struct qdgram {
-  zttp_tstamp at;
-  size_t len;
-  uint8_t *data;
-} qdgram;
-
-typedef struct recording {
-  uint8_t *buf;
-  size_t len, cap;
-  zttp_tstamp last;
-} recording;
-
 typedef struct gen {
-  qf_side side[2];        /* 0 client, 1 server */
-  qdgram q[2][MAX_QUEUE]; /* q[i]: datagrams to side i */
-  size_t head[2], num[2];
-  uint64_t sent[2];      /* datagrams written by side i */
-  uint32_t drop_mask[2]; /* drop datagram k written by side i when bit k */
-  recording rec[2];      /* what side i received */
+  qf_side side[2]; /* 0 client, 1 server */
+  fuzz_link link;
 } gen;
 
 static gen *g_gen;
 
-static void put(recording *r, const void *p, size_t n) {
-  if (r->len + n > r->cap) {
-    r->cap = (r->len + n) * 2;
-    r->buf = realloc(r->buf, r->cap);
-    if (r->buf == NULL) {
-      abort();
-    }
-  }
-  memcpy(r->buf + r->len, p, n);
-  r->len += n;
-}
-
-static void put_rec(recording *r, zttp_tstamp at, const uint8_t *d, size_t n) {
-  uint64_t ms = (at - r->last) / ZTTP_QUIC_NS_PER_MS;
-  r->last = at;
-  while (ms > 0xffff) {
-    uint8_t h[4] = {0xff, 0xff, 0, 0};
-    put(r, h, 4);
-    ms -= 0xffff;
-  }
-  uint8_t h[4] = {(uint8_t)(ms >> 8), (uint8_t)ms, (uint8_t)(n >> 8),
-                  (uint8_t)n};
-  put(r, h, 4);
-  put(r, d, n);
-}
-
 static void emit(qf_side *sd, const uint8_t *d, size_t n, zttp_tstamp now) {
   gen *g = g_gen;
-  int from = sd == &g->side[0] ? 0 : 1;
-  int to = 1 - from;
-  uint64_t k = g->sent[from]++;
-  if (k < 32 && (g->drop_mask[from] >> k) & 1) {
-    return;
-  }
-  if (g->num[to] == MAX_QUEUE) {
-    return;
-  }
-  zttp_tstamp at = now + DELAY_MS * ZTTP_QUIC_NS_PER_MS;
-  uint64_t rem = (at - QF_T0) % ZTTP_QUIC_NS_PER_MS;
-  if (rem != 0) {
-    at += ZTTP_QUIC_NS_PER_MS - rem;
-  }
-  qdgram *q = &g->q[to][(g->head[to] + g->num[to]++) % MAX_QUEUE];
-  q->at = at;
-  q->len = n;
-  q->data = malloc(n);
-  if (q->data == NULL) {
-    abort();
-  }
-  memcpy(q->data, d, n);
+  fuzz_link_send(&g->link, sd == &g->side[0] ? 0 : 1, d, n, now);
 }
 
 static zttp_tstamp timer_of(qf_side *sd) {
   return sd->qc != NULL ? zttp_quic_conn_next_timeout(sd->qc)
                         : ZTTP_TSTAMP_NEVER;
-}
-
-static int write_file(const char *dir, const char *name, const qf_side *own,
-                      uint8_t sel0, uint8_t sel1, const recording *r) {
-  char path[1024];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  uint8_t hdr[QF_HDR_LEN];
-  memset(hdr, 0, sizeof(hdr));
-  hdr[0] = sel0;
-  hdr[1] = sel1;
-  memcpy(hdr + 2, own->scid.data, own->scid.len);
-  if (own->role == ZTTP_CLIENT) {
-    memcpy(hdr + 2 + ZTTP_QUIC_MAX_CID_LEN, own->dcid.data, 8);
-  }
-  FILE *f = fopen(path, "wb");
-  if (f == NULL) {
-    perror(path);
-    return 1;
-  }
-  fwrite(hdr, 1, sizeof(hdr), f);
-  fwrite(r->buf, 1, r->len, f);
-  fclose(f);
-  return 0;
 }
 
 static int run(const char *sdir, const char *cdir, const char *name,
@@ -129,69 +39,48 @@ static int run(const char *sdir, const char *cdir, const char *name,
   gen *g = &gg;
   memset(g, 0, sizeof(*g));
   g_gen = g;
-  g->drop_mask[0] = drop_c;
-  g->drop_mask[1] = drop_s;
-  g->rec[0].last = g->rec[1].last = QF_T0;
-  qf_mem m[2];
-  qf_mem_init(&m[0]);
-  qf_mem_init(&m[1]);
+  fuzz_link_init(&g->link, drop_c, drop_s, QF_MAX_DGRAM);
+  fuzz_mem m[2];
+  fuzz_mem_init(&m[0], qf_fail);
+  fuzz_mem_init(&m[1], qf_fail);
   qf_side_init(&g->side[1], &m[1], ZTTP_SERVER, sel0, sel1, emit);
   qf_side_init(&g->side[0], &m[0], ZTTP_CLIENT, sel0, sel1, emit);
   int steps = 0;
   for (; steps < 1000000; steps++) {
-    zttp_tstamp t[2], a[2];
-    for (int i = 0; i < 2; i++) {
-      t[i] = timer_of(&g->side[i]);
-      a[i] = g->num[i] > 0 ? g->q[i][g->head[i]].at : ZTTP_TSTAMP_NEVER;
-    }
-    zttp_tstamp next = ZTTP_TSTAMP_NEVER;
-    for (int i = 0; i < 2; i++) {
-      next = t[i] < next ? t[i] : next;
-      next = a[i] < next ? a[i] : next;
-    }
-    if (next == ZTTP_TSTAMP_NEVER ||
-        next > QF_T0 + HORIZON_MS * ZTTP_QUIC_NS_PER_MS) {
-      break;
-    }
     if ((g->side[0].qc == NULL || zttp_quic_conn_is_closed(g->side[0].qc)) &&
         (g->side[1].qc == NULL || zttp_quic_conn_is_closed(g->side[1].qc))) {
       break;
     }
+    zttp_tstamp t[2] = {timer_of(&g->side[0]), timer_of(&g->side[1])};
     int i;
-    if (t[0] == next || t[1] == next) {
-      i = t[0] == next ? 0 : 1;
-      qf_advance(&g->side[i], next);
-      continue;
+    fuzz_dgram dg;
+    int what = fuzz_link_next(&g->link, t, &i, &dg);
+    if (what == FUZZ_LINK_IDLE) {
+      break;
     }
-    i = a[0] == next ? 0 : 1;
-    qdgram *q = &g->q[i][g->head[i]];
-    g->head[i] = (g->head[i] + 1) % MAX_QUEUE;
-    g->num[i]--;
-    qf_advance(&g->side[i], q->at);
-    put_rec(&g->rec[i], q->at, q->data, q->len);
-    qf_feed(&g->side[i], q->data, q->len);
-    free(q->data);
+    qf_advance(&g->side[i], dg.at);
+    if (what == FUZZ_LINK_ARRIVAL) {
+      qf_feed(&g->side[i], dg.data, dg.len);
+      free(dg.data);
+    }
   }
   int rv = 0;
   const zttp_quic_conn_stats *cs =
       g->side[0].qc ? zttp_quic_conn_get_stats(g->side[0].qc) : NULL;
   printf("%-24s steps %6d client hs %d closed %d recv %6zu B, server hs %d "
          "closed %d recv %6zu B, lost %llu\n",
-         name, steps, g->side[0].hs_done, g->side[0].closed_ev, g->rec[0].len,
-         g->side[1].hs_done, g->side[1].closed_ev, g->rec[1].len,
-         cs ? (unsigned long long)cs->pkts_lost : 0ull);
-  if (g->side[1].cids_known) {
-    rv |= write_file(sdir, name, &g->side[1], sel0, sel1, &g->rec[1]);
+         name, steps, g->side[0].hs_done, g->side[0].closed_ev,
+         g->link.rec[0].len, g->side[1].hs_done, g->side[1].closed_ev,
+         g->link.rec[1].len, cs ? (unsigned long long)cs->pkts_lost : 0ull);
+  if (g->side[1].cids.known) {
+    rv |= fuzz_seed_write(sdir, name, sel0, sel1, ZTTP_SERVER, &g->side[1].cids,
+                          &g->link.rec[1]);
   }
-  rv |= write_file(cdir, name, &g->side[0], sel0, sel1, &g->rec[0]);
+  rv |= fuzz_seed_write(cdir, name, sel0, sel1, ZTTP_CLIENT, &g->side[0].cids,
+                        &g->link.rec[0]);
+  fuzz_link_free(&g->link);
   for (int i = 0; i < 2; i++) {
-    while (g->num[i] > 0) {
-      free(g->q[i][g->head[i]].data);
-      g->head[i] = (g->head[i] + 1) % MAX_QUEUE;
-      g->num[i]--;
-    }
     qf_side_free(&g->side[i]);
-    free(g->rec[i].buf);
   }
   return rv;
 }
