@@ -13,10 +13,12 @@
 
 #include "zttp/zttp.h"
 
+#include "common/fieldbuf.h"
+#include "common/ftable.h"
 #include "common/mem.h"
 
 /* RFC 7541 §4.1: an entry's size is its name and value lengths plus 32. */
-#define ZTTP_HPACK_ENTRY_OVERHEAD 32
+#define ZTTP_HPACK_ENTRY_OVERHEAD ZTTP_FTABLE_ENTRY_OVERHEAD
 
 /* One entry of a dynamic table. */
 typedef struct zttp_hpack_entry {
@@ -57,14 +59,7 @@ typedef struct zttp_hpack_table {
  * exactly as on the wire (HPACK carries lowercase names; the engine checks
  * case). fields[i].flags has ZTTP_HEADER_NEVER_INDEX for never-indexed
  * literals. Arrays grow by doubling and are reused. */
-typedef struct zttp_hpack_fields {
-  zttp_header *fields;
-  size_t num_fields;
-  size_t cap_fields;
-  uint8_t *bytes;
-  size_t len_bytes;
-  size_t cap_bytes;
-} zttp_hpack_fields;
+typedef zttp_fieldbuf zttp_hpack_fields;
 
 void zttp_hpack_fields_free(zttp_hpack_fields *f, const zttp_mem *mem);
 

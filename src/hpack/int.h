@@ -1,13 +1,15 @@
-/* HPACK integers (RFC 7541 §5.1), shared by hpack.c and the tests.
+/* HPACK integers (RFC 7541 §5.1) over src/common/prefix_int.h, with
+ * HPACK's cap of 2^32 - 1; shared by hpack.c and the tests.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_HPACK_INT_H
 #define ZTTP_HPACK_INT_H
 
 #include "zttp/zttp.h"
 
-/* The most bytes zttp_hpack_int_put() writes: the prefix byte and ten 7-bit
- * groups of a 64-bit value. */
-#define ZTTP_HPACK_INT_MAX_LEN 11
+#include "common/prefix_int.h"
+
+/* The most bytes zttp_hpack_int_put() writes. */
+#define ZTTP_HPACK_INT_MAX_LEN ZTTP_PREFIX_INT_MAX_LEN
 
 /* zttp_hpack_int_read_more finishes an integer whose |prefix| bits were all
  * 1s: |v| is the prefix value, *pp the first continuation byte. Returns 1
@@ -36,23 +38,10 @@ static inline int zttp_hpack_int_read(const uint8_t **pp, const uint8_t *end,
   return 1;
 }
 
-/* zttp_hpack_int_put writes |v| with a |prefix|-bit prefix whose first
- * byte's other bits are |first|, and returns the end of what it wrote. */
+/* zttp_hpack_int_put is zttp_prefix_int_put(). */
 static inline uint8_t *zttp_hpack_int_put(uint8_t *o, uint8_t first,
                                           unsigned prefix, uint64_t v) {
-  uint64_t mask = (1u << prefix) - 1;
-  if (v < mask) {
-    *o++ = (uint8_t)(first | v);
-    return o;
-  }
-  *o++ = (uint8_t)(first | mask);
-  v -= mask;
-  while (v >= 0x80) {
-    *o++ = (uint8_t)(0x80 | (v & 0x7f));
-    v >>= 7;
-  }
-  *o++ = (uint8_t)v;
-  return o;
+  return zttp_prefix_int_put(o, first, prefix, v);
 }
 
 #endif

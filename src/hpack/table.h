@@ -7,8 +7,7 @@
 
 #include "zttp/zttp.h"
 
-#include <string.h>
-
+#include "common/ftable.h"
 #include "hpack/hpack.h"
 
 /* zttp_hpack_table_init allocates a table that can grow to |capacity| bytes
@@ -38,73 +37,21 @@ void zttp_hpack_table_insert(zttp_hpack_table *t, const uint8_t *name,
  * newest, RFC 7541 index 62; age < num). */
 static inline size_t zttp_hpack_table_slot(const zttp_hpack_table *t,
                                            size_t age) {
-  size_t s = t->first + (t->num - 1 - age);
-  return s >= t->ents_cap ? s - t->ents_cap : s;
+  return zttp_ftable_slot(t->first, t->num - 1 - age, t->ents_cap);
 }
 
 /* zttp_hpack_table_copy copies |n| bytes of the byte ring from offset |off|
  * to |dst|. */
 static inline void zttp_hpack_table_copy(const zttp_hpack_table *t,
                                          uint8_t *dst, size_t off, size_t n) {
-  if (off + n <= t->capacity) {
-    memcpy(dst, t->bytes + off, n);
-  } else {
-    size_t a = t->capacity - off;
-    memcpy(dst, t->bytes + off, a);
-    memcpy(dst + a, t->bytes, n - a);
-  }
-}
-
-static inline uint64_t zttp_hpack_load64(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-static inline uint32_t zttp_hpack_load32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
-/* zttp_hpack_bytes_eq compares |n| bytes without a call: words, the last
- * one overlapping. */
-static inline int zttp_hpack_bytes_eq(const uint8_t *a, const uint8_t *b,
-                                      size_t n) {
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      if (zttp_hpack_load64(a + i) != zttp_hpack_load64(b + i)) {
-        return 0;
-      }
-    }
-    return zttp_hpack_load64(a + n - 8) == zttp_hpack_load64(b + n - 8);
-  }
-  if (n >= 4) {
-    return zttp_hpack_load32(a) == zttp_hpack_load32(b) &&
-           zttp_hpack_load32(a + n - 4) == zttp_hpack_load32(b + n - 4);
-  }
-  if (n == 0) {
-    return 1;
-  }
-  return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
+  zttp_ftable_copy(t->bytes, t->capacity, dst, off, n);
 }
 
 /* zttp_hpack_table_eq says whether the |n| bytes of the ring at |off| are
  * the |n| bytes at |p|. */
 static inline int zttp_hpack_table_eq(const zttp_hpack_table *t, size_t off,
                                       const uint8_t *p, size_t n) {
-  if (n == 0) {
-    return 1;
-  }
-  if (off >= t->capacity) {
-    off -= t->capacity;
-  }
-  if (off + n <= t->capacity) {
-    return zttp_hpack_bytes_eq(t->bytes + off, p, n);
-  }
-  size_t a = t->capacity - off;
-  return zttp_hpack_bytes_eq(t->bytes + off, p, a) &&
-         zttp_hpack_bytes_eq(t->bytes, p + a, n - a);
+  return zttp_ftable_eq(t->bytes, t->capacity, off, p, n);
 }
 
 #endif

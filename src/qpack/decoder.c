@@ -22,30 +22,10 @@
 /* ---- integers and strings ---------------------------------------------- */
 
 int zttp_qpack_int_read_more(zttp_rd *rd, uint64_t v, uint64_t *out) {
-  for (unsigned shift = 0;; shift += 7) {
-    uint8_t b;
-    if (!zttp_rd_u8(rd, &b)) {
-      return ZTTP_QPACK_INT_SHORT;
-    }
-    uint64_t add = b & 0x7f;
-    /* RFC 9204 §4.1.1: zttp takes at most 62 bits (§7.4 leaves the limit
-     * to the implementation). */
-    if (shift > 56 && (add >> (62 - shift)) != 0) {
-      return ZTTP_QPACK_INT_BAD;
-    }
-    v += add << shift;
-    if (v > ZTTP_QPACK_INT_MAX) {
-      return ZTTP_QPACK_INT_BAD;
-    }
-    if ((b & 0x80) == 0) {
-      break;
-    }
-    if (shift >= 56) {
-      return ZTTP_QPACK_INT_BAD;
-    }
-  }
-  *out = v;
-  return ZTTP_QPACK_INT_OK;
+  /* RFC 9204 §4.1.1: zttp takes at most 62 bits (§7.4 leaves the limit to
+   * the implementation): nine continuation bytes (shifts 0..56) at most. */
+  return zttp_prefix_int_read_more(&rd->p, rd->end, v, ZTTP_QPACK_INT_MAX, 56,
+                                   out);
 }
 
 /* A string literal (RFC 9204 §4.1.2) as on the wire. */
@@ -91,13 +71,7 @@ static inline size_t huff_room(size_t n) {
 /* ---- the decoded fields ------------------------------------------------- */
 
 void zttp_qpack_fields_free(zttp_qpack_fields *f, const zttp_mem *mem) {
-  if (f->fields != NULL) {
-    zttp_mem_free(mem, f->fields);
-  }
-  if (f->bytes != NULL) {
-    zttp_mem_free(mem, f->bytes);
-  }
-  memset(f, 0, sizeof(*f));
+  zttp_fieldbuf_free(f, mem);
 }
 
 /* While decoding, strings stored in out->bytes are kept as offsets (the
@@ -132,29 +106,6 @@ static inline int32_t reserve_bytes(zttp_qpack_fields *out, const zttp_mem *mem,
     return 0;
   }
   return grow_bytes(out, mem, n == 0 ? 1 : n);
-}
-
-static NOINLINE zttp_header *grow_fields(zttp_qpack_fields *out,
-                                         const zttp_mem *mem) {
-  size_t cap = out->cap_fields < 16 ? 16 : out->cap_fields * 2;
-  if (cap > SIZE_MAX / sizeof(zttp_header)) {
-    return NULL;
-  }
-  zttp_header *f = zttp_mem_realloc(mem, out->fields, cap * sizeof(*f));
-  if (f == NULL) {
-    return NULL;
-  }
-  out->fields = f;
-  out->cap_fields = cap;
-  return &out->fields[out->num_fields++];
-}
-
-static inline zttp_header *push_field(zttp_qpack_fields *out,
-                                      const zttp_mem *mem) {
-  if (UNLIKELY(out->num_fields == out->cap_fields)) {
-    return grow_fields(out, mem);
-  }
-  return &out->fields[out->num_fields++];
 }
 
 static void finish_fields(zttp_qpack_fields *out) {
@@ -658,7 +609,7 @@ static int32_t decode_lines(zttp_qpack_decoder *d, zttp_qpack_fields *out,
         if (UNLIKELY(s.size > s.max_size)) {
           goto too_big;
         }
-        if (UNLIKELY((f = push_field(out, mem)) == NULL)) {
+        if (UNLIKELY((f = zttp_fieldbuf_push(out, mem)) == NULL)) {
           goto nomem;
         }
         f->name = se->name;
@@ -758,7 +709,7 @@ static int32_t decode_lines(zttp_qpack_decoder *d, zttp_qpack_fields *out,
       goto too_big;
     }
     out->len_bytes += (size_t)vn;
-    if (UNLIKELY((f = push_field(out, mem)) == NULL)) {
+    if (UNLIKELY((f = zttp_fieldbuf_push(out, mem)) == NULL)) {
       goto nomem;
     }
     f->name_len = name_len;
@@ -787,7 +738,7 @@ static int32_t decode_lines(zttp_qpack_decoder *d, zttp_qpack_fields *out,
       }
       size_t off = out->len_bytes;
       if (UNLIKELY(reserve_bytes(out, mem, n) != 0) ||
-          UNLIKELY((f = push_field(out, mem)) == NULL)) {
+          UNLIKELY((f = zttp_fieldbuf_push(out, mem)) == NULL)) {
         goto nomem;
       }
       zttp_qpack_table_copy(t, out->bytes + off, e->off, n);

@@ -23,16 +23,6 @@
 /* The most bytes a section prefix takes (§4.5.1). */
 #define PREFIX_MAX (2 * ZTTP_QPACK_INT_MAX_LEN)
 
-/* The name hash of the dynamic table's chains (FNV-1a, as
- * gen_static_table.py computes qpack_static_hash[]). */
-static inline uint32_t name_hash(const uint8_t *p, size_t n) {
-  uint32_t h = 0x811c9dc5u;
-  for (size_t i = 0; i < n; i++) {
-    h = (h ^ p[i]) * 0x01000193u;
-  }
-  return h;
-}
-
 /* The encoder's policy for names (zttp_qpack_encode()), by the first
  * static index of the name. Values that rarely repeat (:path, names
  * outside the static table: nghttp3 never inserts them) are inserted only
@@ -68,7 +58,7 @@ static inline unsigned static_find(const uint8_t *name, size_t len) {
   for (const uint8_t *c = qpack_static_by_len[len]; *c != QPACK_STATIC_NONE;
        c++) {
     const uint8_t *sn = (const uint8_t *)qpack_static[*c].name;
-    if (sn[0] == name[0] && zttp_qpack_bytes_eq(sn, name, len)) {
+    if (sn[0] == name[0] && zttp_ftable_bytes_eq(sn, name, len)) {
       return *c;
     }
   }
@@ -124,15 +114,15 @@ static inline uint32_t value_hash(uint32_t h, const uint8_t *p, size_t n) {
      * its length and ends, else by the comparison the chain walk makes. */
     size_t head = n - 8 < 32 ? n - 8 : 32;
     for (size_t i = 0; i < head; i += 8) {
-      x = (x ^ zttp_qpack_load64(p + i)) * 0xff51afd7ed558ccdull;
+      x = (x ^ zttp_ftable_load64(p + i)) * 0xff51afd7ed558ccdull;
       x ^= x >> 32;
     }
-    x = (x ^ zttp_qpack_load64(p + n - 8)) * 0xc4ceb9fe1a85ec53ull;
+    x = (x ^ zttp_ftable_load64(p + n - 8)) * 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 29;
   } else if (n > 0) {
     uint64_t t;
     if (n >= 4) {
-      t = zttp_qpack_load32(p) | (uint64_t)zttp_qpack_load32(p + n - 4) << 32;
+      t = zttp_ftable_load32(p) | (uint64_t)zttp_ftable_load32(p + n - 4) << 32;
     } else {
       t = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
     }
@@ -177,8 +167,8 @@ static inline unsigned static_exact(const zttp_qpack_encoder *e, unsigned sidx,
     const qpack_static_entry *se = &qpack_static[x - 1];
     if (e->static_hv[x - 1] == hv && se->value_len == value_len &&
         se->name_len == name_len &&
-        zttp_qpack_bytes_eq((const uint8_t *)se->value, value, value_len) &&
-        zttp_qpack_bytes_eq((const uint8_t *)se->name, name, name_len)) {
+        zttp_ftable_bytes_eq((const uint8_t *)se->value, value, value_len) &&
+        zttp_ftable_bytes_eq((const uint8_t *)se->name, name, name_len)) {
       return x - 1;
     }
   }
@@ -460,8 +450,9 @@ int32_t zttp_qpack_encoder_insert(zttp_qpack_encoder *e, const uint8_t *name,
   }
   refresh(e);
   unsigned sidx = static_find(name, name_len);
-  uint32_t h = sidx != QPACK_STATIC_NONE ? qpack_static_hash[sidx]
-                                         : name_hash(name, name_len);
+  uint32_t h = sidx != QPACK_STATIC_NONE
+                   ? qpack_static_hash[sidx]
+                   : zttp_ftable_name_hash(name, name_len);
   uint64_t name_use, name_any = NO_ABS;
   if (e->table.num > 0 && sidx == QPACK_STATIC_NONE) {
     find_name(&e->table, h, name, name_len, 0, &name_use, &name_any);
@@ -542,7 +533,7 @@ static inline void keys_of(field_keys *k, const uint8_t *name, size_t name_len,
                            const uint8_t *value, size_t value_len) {
   k->sidx = static_find(name, name_len);
   k->h = k->sidx != QPACK_STATIC_NONE ? qpack_static_hash[k->sidx]
-                                      : name_hash(name, name_len);
+                                      : zttp_ftable_name_hash(name, name_len);
   k->pol = policy_of(k->sidx, name, name_len);
   k->hv = value_hash(k->h, value, value_len);
 }
@@ -643,8 +634,9 @@ int64_t zttp_qpack_encode(zttp_qpack_encoder *e, uint8_t *dst,
       k = &cache[i];
     } else {
       kk.sidx = static_find(name, name_len);
-      kk.h = kk.sidx != QPACK_STATIC_NONE ? qpack_static_hash[kk.sidx]
-                                          : name_hash(name, name_len);
+      kk.h = kk.sidx != QPACK_STATIC_NONE
+                 ? qpack_static_hash[kk.sidx]
+                 : zttp_ftable_name_hash(name, name_len);
       kk.pol = policy_of(kk.sidx, name, name_len);
       kk.hv = 0;
       k = &kk;

@@ -7,8 +7,8 @@
 
 Input: the JSON of /work/shared/vectors (qpack_static_table, 99 entries,
 index 0..98). Prints the entries, the FNV-1a hash of each name (the hash
-name_hash() in src/qpack/encoder.c uses for the dynamic table; keep the two
-in sync), for each index the next index with the same name (the static
+zttp_ftable_name_hash() in src/common/ftable.h uses for the dynamic table;
+keep the two in sync), for each index the next index with the same name (the static
 table does not keep equal names together: :status is at 24-28 and 63-71),
 and for each name length the first index of each distinct name of that
 length. tests/qpack/qpack_test.c checks the header against the JSON.

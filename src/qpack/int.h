@@ -1,24 +1,25 @@
-/* QPACK prefix integers (RFC 9204 §4.1.1, the RFC 7541 §5.1 encoding),
- * read through the bounds-checked reader. Shared by the decoder, the
- * encoder and the tests. SPDX-License-Identifier: MIT */
+/* QPACK prefix integers (RFC 9204 §4.1.1, the RFC 7541 §5.1 encoding of
+ * src/common/prefix_int.h) with QPACK's cap of 2^62 - 1, read through the
+ * bounds-checked reader. Shared by the decoder, the encoder and the tests.
+ * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QPACK_INT_H
 #define ZTTP_QPACK_INT_H
 
 #include "zttp/zttp.h"
 
+#include "common/prefix_int.h"
 #include "common/reader.h"
 
-/* The most bytes zttp_qpack_int_put() writes: the prefix byte and ten 7-bit
- * groups of a 62-bit value. */
-#define ZTTP_QPACK_INT_MAX_LEN 11
+/* The most bytes zttp_qpack_int_put() writes. */
+#define ZTTP_QPACK_INT_MAX_LEN ZTTP_PREFIX_INT_MAX_LEN
 
 /* The largest integer zttp accepts: 2^62 - 1 (stream IDs, RFC 9000 §2.1). */
 #define ZTTP_QPACK_INT_MAX ((UINT64_C(1) << 62) - 1)
 
 /* Results of zttp_qpack_int_read(). */
-#define ZTTP_QPACK_INT_OK 1
-#define ZTTP_QPACK_INT_SHORT 0  /* the input ends inside the integer */
-#define ZTTP_QPACK_INT_BAD (-1) /* above ZTTP_QPACK_INT_MAX */
+#define ZTTP_QPACK_INT_OK ZTTP_PREFIX_INT_OK
+#define ZTTP_QPACK_INT_SHORT ZTTP_PREFIX_INT_SHORT /* the input ends inside */
+#define ZTTP_QPACK_INT_BAD ZTTP_PREFIX_INT_BAD /* above ZTTP_QPACK_INT_MAX */
 
 /* zttp_qpack_int_read_more finishes an integer whose prefix bits were all
  * 1s (|v| is the prefix value) from the continuation bytes at the reader.
@@ -50,36 +51,15 @@ static inline int zttp_qpack_int_read(zttp_rd *rd, unsigned prefix,
   return rv;
 }
 
-/* zttp_qpack_int_len returns the bytes zttp_qpack_int_put() writes. */
+/* zttp_qpack_int_len is zttp_prefix_int_len(). */
 static inline size_t zttp_qpack_int_len(unsigned prefix, uint64_t v) {
-  uint64_t mask = (1u << prefix) - 1;
-  if (v < mask) {
-    return 1;
-  }
-  size_t n = 2;
-  for (v -= mask; v >= 0x80; v >>= 7) {
-    n++;
-  }
-  return n;
+  return zttp_prefix_int_len(prefix, v);
 }
 
-/* zttp_qpack_int_put writes |v| with a |prefix|-bit prefix whose first
- * byte's other bits are |first|, and returns the end of what it wrote. */
+/* zttp_qpack_int_put is zttp_prefix_int_put(). */
 static inline uint8_t *zttp_qpack_int_put(uint8_t *o, uint8_t first,
                                           unsigned prefix, uint64_t v) {
-  uint64_t mask = (1u << prefix) - 1;
-  if (v < mask) {
-    *o++ = (uint8_t)(first | v);
-    return o;
-  }
-  *o++ = (uint8_t)(first | mask);
-  v -= mask;
-  while (v >= 0x80) {
-    *o++ = (uint8_t)(0x80 | (v & 0x7f));
-    v >>= 7;
-  }
-  *o++ = (uint8_t)v;
-  return o;
+  return zttp_prefix_int_put(o, first, prefix, v);
 }
 
 #endif

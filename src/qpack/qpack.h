@@ -18,6 +18,7 @@
 
 #include "zttp/zttp.h"
 
+#include "common/fieldbuf.h"
 #include "common/mem.h"
 #include "qpack/table.h"
 
@@ -35,14 +36,7 @@
  * are as on the wire. fields[i].flags has ZTTP_HEADER_NEVER_INDEX for
  * literals with the N bit (RFC 9204 §4.5.4-§4.5.6). Arrays grow by
  * doubling and are reused. */
-typedef struct zttp_qpack_fields {
-  zttp_header *fields;
-  size_t num_fields;
-  size_t cap_fields;
-  uint8_t *bytes;
-  size_t len_bytes;
-  size_t cap_bytes;
-} zttp_qpack_fields;
+typedef zttp_fieldbuf zttp_qpack_fields;
 
 /* zttp_qpack_fields_free frees the arrays of |f| (allocated with |mem|)
  * and zeroes it; a zeroed |f| is a no-op. */

@@ -7,12 +7,11 @@
 
 #include "zttp/zttp.h"
 
-#include <string.h>
-
+#include "common/ftable.h"
 #include "common/mem.h"
 
 /* RFC 9204 §3.2.1: an entry's size is its name and value lengths plus 32. */
-#define ZTTP_QPACK_ENTRY_OVERHEAD 32
+#define ZTTP_QPACK_ENTRY_OVERHEAD ZTTP_FTABLE_ENTRY_OVERHEAD
 
 /* One entry of a dynamic table. */
 typedef struct zttp_qpack_entry {
@@ -93,81 +92,22 @@ static inline uint64_t zttp_qpack_table_dropped(const zttp_qpack_table *t) {
  * must be in the table (dropped <= abs < inserts). */
 static inline zttp_qpack_entry *zttp_qpack_table_get(const zttp_qpack_table *t,
                                                      uint64_t abs) {
-  size_t s = t->first + (size_t)(abs - zttp_qpack_table_dropped(t));
-  return &t->ents[s >= t->ents_cap ? s - t->ents_cap : s];
+  return &t->ents[zttp_ftable_slot(
+      t->first, (size_t)(abs - zttp_qpack_table_dropped(t)), t->ents_cap)];
 }
 
 /* zttp_qpack_table_copy copies |n| bytes of the byte ring from offset |off|
  * to |dst|. */
 static inline void zttp_qpack_table_copy(const zttp_qpack_table *t,
                                          uint8_t *dst, size_t off, size_t n) {
-  if (n == 0) {
-    return;
-  }
-  if (off >= t->max_capacity) {
-    off -= t->max_capacity;
-  }
-  if (off + n <= t->max_capacity) {
-    memcpy(dst, t->bytes + off, n);
-  } else {
-    size_t a = t->max_capacity - off;
-    memcpy(dst, t->bytes + off, a);
-    memcpy(dst + a, t->bytes, n - a);
-  }
-}
-
-/* zttp_qpack_load64 loads 8 unaligned bytes. */
-static inline uint64_t zttp_qpack_load64(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-/* zttp_qpack_load32 loads 4 unaligned bytes. */
-static inline uint32_t zttp_qpack_load32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
-/* zttp_qpack_bytes_eq compares |n| bytes without a call: words, the last
- * one overlapping. */
-static inline int zttp_qpack_bytes_eq(const uint8_t *a, const uint8_t *b,
-                                      size_t n) {
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      if (zttp_qpack_load64(a + i) != zttp_qpack_load64(b + i)) {
-        return 0;
-      }
-    }
-    return zttp_qpack_load64(a + n - 8) == zttp_qpack_load64(b + n - 8);
-  }
-  if (n >= 4) {
-    return zttp_qpack_load32(a) == zttp_qpack_load32(b) &&
-           zttp_qpack_load32(a + n - 4) == zttp_qpack_load32(b + n - 4);
-  }
-  if (n == 0) {
-    return 1;
-  }
-  return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
+  zttp_ftable_copy(t->bytes, t->max_capacity, dst, off, n);
 }
 
 /* zttp_qpack_table_eq says whether the |n| bytes of the ring at |off| are
  * the |n| bytes at |p|. */
 static inline int zttp_qpack_table_eq(const zttp_qpack_table *t, size_t off,
                                       const uint8_t *p, size_t n) {
-  if (n == 0) {
-    return 1;
-  }
-  if (off >= t->max_capacity) {
-    off -= t->max_capacity;
-  }
-  if (off + n <= t->max_capacity) {
-    return zttp_qpack_bytes_eq(t->bytes + off, p, n);
-  }
-  size_t a = t->max_capacity - off;
-  return zttp_qpack_bytes_eq(t->bytes + off, p, a) &&
-         zttp_qpack_bytes_eq(t->bytes, p + a, n - a);
+  return zttp_ftable_eq(t->bytes, t->max_capacity, off, p, n);
 }
 
 #endif
