@@ -5,8 +5,8 @@
     clang-format-14 -i src/hpack/static_table.h
 
 Prints the 61 static entries and, for the encoder, the 32-bit FNV-1a hash
-of each name, the hash it uses for the dynamic table (zttp_ftable_name_hash() (src/common/ftable.h) in
-src/hpack/hpack.c; keep the two in sync).
+of each name, the hash it uses for the dynamic table
+(zttp_ftable_name_hash() in src/common/ftable.h; keep the two in sync).
 SPDX-License-Identifier: MIT
 """
 import re
