@@ -148,8 +148,12 @@ void listener_update(server *s) {
 /* The server                                                               */
 /* ------------------------------------------------------------------------ */
 
-static int server_timeout(const server *s) {
-  uint64_t next = UINT64_MAX;
+/* server_timeout says how long epoll may wait: NULL for ever, else |*ts|
+ * (nanoseconds: QUIC pacing deadlines are finer than the milliseconds the
+ * TCP timers use). */
+static const struct timespec *server_timeout(const server *s,
+                                             struct timespec *ts) {
+  uint64_t next = UINT64_MAX; /* ms */
   if (s->active.head != NULL) {
     next = s->active.head->deadline;
   }
@@ -162,14 +166,36 @@ static int server_timeout(const server *s) {
   if (s->stop) {
     next = MIN(next, s->stop_deadline);
   }
-  next = MIN(next, h3_next_deadline(s));
-  if (next == UINT64_MAX) {
-    return -1;
+  uint64_t next_ns = next == UINT64_MAX ? UINT64_MAX : next * 1000000u;
+  next_ns = MIN(next_ns, h3_next_deadline(s));
+  if (next_ns == UINT64_MAX) {
+    return NULL;
   }
-  if (next <= s->now) {
-    return 0;
+  uint64_t wait = next_ns > s->now_ns ? next_ns - s->now_ns : 0;
+  ts->tv_sec = (time_t)(wait / 1000000000u);
+  ts->tv_nsec = (long)(wait % 1000000000u);
+  return ts;
+}
+
+/* server_wait is epoll_pwait2() (a timeout in ns), or epoll_wait() (ms,
+ * rounded up) where the kernel lacks it. */
+static int server_wait(server *s, struct epoll_event *evs, int max) {
+  struct timespec ts;
+  const struct timespec *t = server_timeout(s, &ts);
+  if (s->pwait2) {
+    int n = epoll_pwait2(s->epfd, evs, max, t, NULL);
+    if (n >= 0 || errno != ENOSYS) {
+      return n;
+    }
+    s->pwait2 = 0;
   }
-  return (int)MIN(next - s->now, (uint64_t)INT32_MAX);
+  int ms = -1;
+  if (t != NULL) {
+    uint64_t v = (uint64_t)t->tv_sec * 1000u +
+                 ((uint64_t)t->tv_nsec + 999999u) / 1000000u;
+    ms = (int)MIN(v, (uint64_t)INT32_MAX);
+  }
+  return epoll_wait(s->epfd, evs, max, ms);
 }
 
 static void server_expire(server *s) {
@@ -220,7 +246,7 @@ static int server_run(server *s) {
 
   while (s->stop == 0 || (s->stop == 1 && s->num_conns + h3_num_conns(s) != 0 &&
                           s->now < s->stop_deadline)) {
-    int n = epoll_wait(s->epfd, evs, MAX_EPOLL_EVENTS, server_timeout(s));
+    int n = server_wait(s, evs, MAX_EPOLL_EVENTS);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -410,6 +436,7 @@ static int server_init(server *s, const options *o) {
   s->idle_ms = o->idle_timeout_s * 1000u;
   s->verbose = o->verbose;
   s->accepting = 1;
+  s->pwait2 = 1;
   now_update(s);
   s->server_name_len = (size_t)snprintf(s->server_name, sizeof(s->server_name),
                                         "zttp/%s", zttp_version(NULL));

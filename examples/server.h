@@ -256,6 +256,8 @@ typedef struct server {
   /* Accepting is paused until then after running out of descriptors. */
   uint64_t accept_resume;
   int accepting;
+  /* epoll_pwait2() works (cleared at its first ENOSYS). */
+  int pwait2;
   int verbose;
   /* 1: shutting down (until stop_deadline), 2: exit now. */
   int stop;
@@ -331,8 +333,9 @@ int h3_start(server *s, const options *o);
 /* h3_is_socket says whether an epoll event's pointer is the UDP socket. */
 int h3_is_socket(const server *s, const void *ptr);
 void h3_on_event(server *s, uint32_t revents);
-/* h3_next_deadline returns when the earliest HTTP/3 timer fires, in ms of
- * CLOCK_MONOTONIC (rounded up), or UINT64_MAX. */
+/* h3_next_deadline returns when the earliest HTTP/3 timer fires, in ns of
+ * CLOCK_MONOTONIC (QUIC pacing needs better than milliseconds), or
+ * UINT64_MAX. */
 uint64_t h3_next_deadline(const server *s);
 void h3_expire(server *s);
 size_t h3_num_conns(const server *s);

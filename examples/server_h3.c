@@ -631,10 +631,7 @@ uint64_t h3_next_deadline(const server *s) {
   for (const conn *c = s->h3->conns.head; c != NULL; c = c->next) {
     next = MIN(next, zttp_conn_next_timeout(c->z));
   }
-  if (next == ZTTP_TSTAMP_NEVER) {
-    return UINT64_MAX;
-  }
-  return next / 1000000u + (next % 1000000u != 0);
+  return next == ZTTP_TSTAMP_NEVER ? UINT64_MAX : next;
 }
 
 void h3_expire(server *s) {
