@@ -1,4 +1,5 @@
-/* The HTTP/1.1 message parser (RFC 9112).
+/* The HTTP/1.1 message parser (RFC 9112): the strict parser, every state
+ * and every rule.
  *
  * A head is parsed in one pass once it is complete. The first attempt is
  * optimistic (the whole head usually arrives at once); when it runs out of
@@ -7,27 +8,12 @@
  * until it sees the empty line; then the head is parsed once more, whole.
  * Feeding one byte at a time therefore costs O(n), not O(n^2).
  *
- * A complete head of the common shape goes through fast_head() before all
- * that: one pass, no calls, the same result; anything else it leaves,
- * untouched, to the general path (head_item()).
+ * zttp_h1_parse() (parser_fast.c) sends a complete head of the common shape
+ * through fast_head() before all that: one pass, no calls, the same result;
+ * anything else it leaves, untouched, to zttp_h1_head_item() and
+ * zttp_h1_parse_item() here.
  * SPDX-License-Identifier: MIT */
-#include "h1/parser.h"
-
-#include <string.h>
-
-#include "common/scan.h"
-#include "h1/fields.h"
-
-enum {
-  ST_HEAD = 0,
-  ST_END, /* the message is complete; the next call reports END */
-  ST_BODY_LENGTH,
-  ST_CHUNK_SIZE,
-  ST_CHUNK_DATA,
-  ST_CHUNK_CRLF,
-  ST_TRAILERS,
-  ST_BODY_EOF
-};
+#include "h1/parser_internal.h"
 
 /* Returned by the head parser when the input ends inside the head. */
 #define INCOMPLETE 1
@@ -35,14 +21,6 @@ enum {
 /* A chunk size has at most this many hex digits, leading zeros included:
  * enough for any size below 2^62, and no unbounded run of zeros. */
 #define MAX_CHUNK_SIZE_DIGITS 16
-
-#define LENIENT(p, f) (((p)->settings->lenient & ZTTP_LENIENT_##f) != 0)
-#define LIMIT(p, id) ((p)->settings->limits[ZTTP_LIMIT_##id])
-
-static int32_t fail(zttp_h1_parser *p, int32_t err, const char *msg) {
-  p->err = msg;
-  return err;
-}
 
 void zttp_h1_parser_init(zttp_h1_parser *p, const zttp_mem *mem,
                          const zttp_settings *settings, int is_response) {
@@ -66,77 +44,6 @@ void zttp_h1_parser_expect_response(zttp_h1_parser *p, int head_request,
 
 int zttp_h1_parser_idle(const zttp_h1_parser *p) {
   return p->state == ST_HEAD && !p->scanning;
-}
-
-static inline uint16_t load16(const uint8_t *p) {
-  uint16_t v;
-  memcpy(&v, p, 2);
-  return v;
-}
-
-static inline uint64_t load64(const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-/* Case-insensitive comparison of a field name (a token) with a lowercase
- * name made of letters and '-': OR-ing 0x20 lowercases exactly the token
- * characters that could match (RFC 9110 §5.1: names are case-insensitive). */
-static inline __attribute__((always_inline)) int
-name_is(const uint8_t *a, const char *lower, size_t n) {
-  const uint8_t *b = (const uint8_t *)lower;
-  if (n >= 8) {
-    /* 8-byte words, the last one overlapping its predecessor. */
-    size_t i = 0;
-    for (; i + 8 < n; i += 8) {
-      if ((load64(a + i) | UINT64_C(0x2020202020202020)) != load64(b + i)) {
-        return 0;
-      }
-    }
-    return (load64(a + n - 8) | UINT64_C(0x2020202020202020)) ==
-           load64(b + n - 8);
-  }
-  if (n >= 4) {
-    uint32_t x;
-    uint32_t y;
-    uint32_t x2;
-    uint32_t y2;
-    memcpy(&x, a, 4);
-    memcpy(&y, b, 4);
-    memcpy(&x2, a + n - 4, 4);
-    memcpy(&y2, b + n - 4, 4);
-    return ((x | 0x20202020u) ^ y) == 0 && ((x2 | 0x20202020u) ^ y2) == 0;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if ((a[i] | 0x20) != b[i]) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
-/* Makes room for field number |n| (0-based) under |max| fields. */
-static int32_t fields_reserve(zttp_h1_parser *p, size_t n, size_t max,
-                              int32_t limit_err, const char *limit_msg) {
-  if (n >= max) {
-    return fail(p, limit_err, limit_msg);
-  }
-  if (n < p->fields_cap) {
-    return 0;
-  }
-  size_t cap = p->fields_cap == 0 ? 16 : p->fields_cap * 2;
-  if (cap > max) {
-    cap = max;
-  }
-  zttp_header *f =
-      zttp_mem_realloc(p->mem, p->fields, cap * sizeof(zttp_header));
-  if (f == NULL) {
-    return fail(p, ZTTP_ERR_NOMEM, "out of memory for header fields");
-  }
-  p->fields = f;
-  p->fields_cap = cap;
-  return 0;
 }
 
 /* ---- incremental line scanning (limits as bytes arrive) */
@@ -204,142 +111,6 @@ static int32_t scan_section(zttp_h1_parser *p, const uint8_t *buf, size_t len,
   p->scan_pos = (uint32_t)len;
   p->scan_lines = lines;
   return 0;
-}
-
-/* ---- field semantics */
-
-/* Per-head state while its fields are read. */
-typedef struct head_state {
-  uint32_t flags;
-  uint32_t num_host;
-  uint8_t have_cl;
-  zttp_h1_te te;
-  uint64_t content_length;
-  zttp_str host;
-} head_state;
-
-/* RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of identical values is
- * accepted as one (§8.6 "MAY"); differing values are an error. */
-static int32_t parse_content_length(zttp_h1_parser *p, head_state *hs,
-                                    const uint8_t *v, size_t n) {
-  size_t i = 0;
-  for (;;) {
-    /* One list element. */
-    size_t s = i;
-    int lenient = LENIENT(p, CONTENT_LENGTH);
-    if (lenient) {
-      while (s < n && (zttp_ctype[v[s]] & ZTTP_CT_OWS)) {
-        s++;
-      }
-      if (s < n && v[s] == '+') {
-        s++;
-      }
-    }
-    size_t e = s;
-    uint64_t val = 0;
-    /* 18 digits cannot overflow 2^63-1: check only beyond them. */
-    size_t quick = n - s < 18 ? n : s + 18;
-    while (e < quick && (zttp_ctype[v[e]] & ZTTP_CT_DIGIT)) {
-      val = val * 10 + (uint64_t)(v[e] - '0');
-      e++;
-    }
-    while (e < n && (zttp_ctype[v[e]] & ZTTP_CT_DIGIT)) {
-      uint64_t d = (uint64_t)(v[e] - '0');
-      if (val > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
-        return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
-                    "Content-Length overflows 2^63-1");
-      }
-      val = val * 10 + d;
-      e++;
-    }
-    if (e == s) {
-      return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
-                  "Content-Length is not 1*DIGIT");
-    }
-    size_t t = e;
-    if (lenient) {
-      while (t < n && (zttp_ctype[v[t]] & ZTTP_CT_OWS)) {
-        t++;
-      }
-    }
-    if (t < n && v[t] != ',') {
-      return fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
-                  "Content-Length is not 1*DIGIT");
-    }
-    if (hs->have_cl && hs->content_length != val) {
-      if (!LENIENT(p, CONFLICTING_CONTENT_LENGTH)) {
-        return fail(p, ZTTP_ERR_CONFLICTING_CONTENT_LENGTH,
-                    "differing Content-Length values");
-      }
-    } else {
-      hs->content_length = val;
-      hs->have_cl = 1;
-    }
-    if (t == n) {
-      return 0;
-    }
-    /* ", " before the next element. */
-    i = t + 1;
-    while (i < n && (zttp_ctype[v[i]] & ZTTP_CT_OWS)) {
-      i++;
-    }
-  }
-}
-
-/* The lengths of the names field_semantics() looks at. */
-#define SEM_NAME_LENGTHS                                                       \
-  ((1u << 4) | (1u << 6) | (1u << 7) | (1u << 10) | (1u << 14) | (1u << 17))
-
-/* Applies the meaning of one header field of a head (not a trailer). */
-static inline __attribute__((always_inline)) int32_t
-field_semantics(zttp_h1_parser *p, head_state *hs, const zttp_header *f) {
-  const uint8_t *name = (const uint8_t *)f->name;
-  const uint8_t *v = (const uint8_t *)f->value;
-  switch (f->name_len) {
-  case 4:
-    if (name_is(name, "host", 4)) {
-      hs->num_host++;
-      hs->host.base = f->value;
-      hs->host.len = f->value_len;
-    }
-    return 0;
-  case 6:
-    if (name_is(name, "expect", 6) && f->value_len == 12 &&
-        zttp_h1_ieq(v, "100-continue", 12)) {
-      hs->flags |= ZTTP_H1_F_EXPECT_CONTINUE;
-    }
-    return 0;
-  case 7:
-    if (name_is(name, "upgrade", 7)) {
-      hs->flags |= ZTTP_H1_F_UPGRADE;
-    }
-    return 0;
-  case 10:
-    if (name_is(name, "connection", 10)) {
-      /* One option alone is the common case. Values hold no CR, which OR
-       * 0x20 would turn into '-', so name_is() compares them exactly. */
-      if (f->value_len == 10 && name_is(v, "keep-alive", 10)) {
-        hs->flags |= ZTTP_H1_F_KEEP_ALIVE;
-      } else if (f->value_len == 5 && name_is(v, "close", 5)) {
-        hs->flags |= ZTTP_H1_F_CLOSE;
-      } else {
-        hs->flags |= zttp_h1_connection_options(v, f->value_len);
-      }
-    }
-    return 0;
-  case 14:
-    if (name_is(name, "content-length", 14)) {
-      return parse_content_length(p, hs, v, f->value_len);
-    }
-    return 0;
-  case 17:
-    if (name_is(name, "transfer-encoding", 17)) {
-      zttp_h1_te_parse(&hs->te, v, f->value_len);
-    }
-    return 0;
-  default:
-    return 0;
-  }
 }
 
 /* ---- field lines */
@@ -644,29 +415,6 @@ static int32_t start_line_end(zttp_h1_parser *p, const uint8_t **s,
 }
 
 /* RFC 9112 §3: request-line = method SP request-target SP HTTP-version. */
-static inline uint32_t load32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
-/* The length of a common method followed by SP at |s| (5 bytes readable),
- * or 0. */
-static inline size_t common_method(const uint8_t *s) {
-  uint32_t w = load32(s);
-  if (w == load32((const uint8_t *)"GET ")) {
-    return 3;
-  }
-  if (w == load32((const uint8_t *)"PUT ")) {
-    return 3;
-  }
-  if (s[4] == ' ' && (w == load32((const uint8_t *)"POST") ||
-                      w == load32((const uint8_t *)"HEAD"))) {
-    return 4;
-  }
-  return 0;
-}
-
 static int32_t parse_request_line(zttp_h1_parser *p, zttp_h1_head *h,
                                   const uint8_t *buf, const uint8_t **sp,
                                   const uint8_t *end) {
@@ -762,130 +510,6 @@ static int32_t parse_status_line(zttp_h1_parser *p, zttp_h1_head *h,
 
 /* ---- heads */
 
-/* Decides the body framing of a request (RFC 9112 §6.3 items 3-7). */
-static inline __attribute__((always_inline)) int32_t
-request_framing(zttp_h1_parser *p, zttp_h1_head *h, head_state *hs,
-                const uint8_t *buf, int check_host) {
-  if (check_host && !LENIENT(p, HOST)) {
-    if (h->version == 11 && hs->num_host != 1) {
-      return fail(p, ZTTP_ERR_BAD_HOST,
-                  hs->num_host == 0 ? "HTTP/1.1 request without Host"
-                                    : "HTTP/1.1 request with several Host");
-    }
-    /* RFC 9112 §3.2: Host = uri-host [ ":" port ]. */
-    if (hs->host.len != 0 &&
-        !zttp_scan_host_valid(buf, (const uint8_t *)hs->host.base,
-                              hs->host.len)) {
-      return fail(p, ZTTP_ERR_BAD_HOST, "invalid character in Host");
-    }
-  }
-  if ((h->flags & ZTTP_H1_F_CONNECT) && (hs->have_cl || hs->te.present)) {
-    /* RFC 9110 §9.3.6: a CONNECT request has no content; framing fields on
-     * one would make a peer that honours them see a different message. */
-    return hs->have_cl ? fail(p, ZTTP_ERR_BAD_CONTENT_LENGTH,
-                              "Content-Length on a CONNECT request")
-                       : fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
-                              "Transfer-Encoding on a CONNECT request");
-  }
-  if (hs->te.present) {
-    if (hs->have_cl) {
-      if (!LENIENT(p, CL_AND_TE)) {
-        return fail(p, ZTTP_ERR_CL_AND_TE,
-                    "both Content-Length and Transfer-Encoding");
-      }
-      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-    }
-    int ok = zttp_h1_te_chunked(&hs->te) && h->version == 11;
-    if (!ok) {
-      if (!LENIENT(p, TRANSFER_ENCODING) || hs->te.chunked_count == 0) {
-        return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
-                    "request Transfer-Encoding must end in one chunked");
-      }
-      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-    }
-    h->body = ZTTP_H1_BODY_CHUNKED;
-  } else if (hs->have_cl && hs->content_length > 0) {
-    h->body = ZTTP_H1_BODY_LENGTH;
-    h->content_length = hs->content_length;
-  } else {
-    h->body = ZTTP_H1_BODY_NONE;
-  }
-  return 0;
-}
-
-/* Decides the body framing of a response (RFC 9112 §6.3 items 1-7). */
-static inline __attribute__((always_inline)) int32_t
-response_framing(zttp_h1_parser *p, zttp_h1_head *h, head_state *hs) {
-  uint32_t st = h->status;
-  if (hs->te.present && hs->have_cl) {
-    if (!LENIENT(p, CL_AND_TE)) {
-      return fail(p, ZTTP_ERR_CL_AND_TE,
-                  "both Content-Length and Transfer-Encoding");
-    }
-    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-  }
-  if (hs->te.present && (hs->te.invalid || (hs->te.chunked_count > 0 &&
-                                            !zttp_h1_te_chunked(&hs->te)))) {
-    if (!LENIENT(p, TRANSFER_ENCODING)) {
-      return fail(p, ZTTP_ERR_BAD_TRANSFER_ENCODING,
-                  "chunked is not the final coding, or repeated");
-    }
-    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-  }
-  if (st < 200 || st == 204 || st == 304 || p->req_head ||
-      (p->req_connect && st < 300)) {
-    h->body = ZTTP_H1_BODY_NONE;
-  } else if (hs->te.present) {
-    if (hs->te.chunked_count > 0 && h->version == 11) {
-      h->body = ZTTP_H1_BODY_CHUNKED;
-    } else {
-      h->body = ZTTP_H1_BODY_EOF;
-      h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-    }
-  } else if (hs->have_cl) {
-    h->body = hs->content_length > 0 ? ZTTP_H1_BODY_LENGTH : ZTTP_H1_BODY_NONE;
-    h->content_length = hs->content_length;
-  } else {
-    h->body = ZTTP_H1_BODY_EOF;
-    h->flags |= ZTTP_H1_F_FORCE_CLOSE;
-  }
-  return 0;
-}
-
-/* What a request head's fields mean once they are all read: the method
- * flags, Upgrade and Expect, and the framing (parse_head() and
- * fast_head_end() share it; the fast path checks Host itself, before). */
-static inline __attribute__((always_inline)) int32_t
-request_head_end(zttp_h1_parser *p, zttp_h1_head *h, head_state *hs,
-                 const uint8_t *buf, int check_host) {
-  h->host = hs->host;
-  if (h->method.len == 4 && memcmp(h->method.base, "HEAD", 4) == 0) {
-    h->flags |= ZTTP_H1_F_HEAD;
-  } else if (h->method.len == 7 && memcmp(h->method.base, "CONNECT", 7) == 0) {
-    h->flags |= ZTTP_H1_F_CONNECT;
-  }
-  /* RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection
-   * option, and never in HTTP/1.0; RFC 9110 §10.1.1: neither does
-   * Expect in HTTP/1.0. */
-  if (!(h->flags & ZTTP_H1_F_CONN_UPGRADE) || h->version == 10) {
-    h->flags &= ~ZTTP_H1_F_UPGRADE;
-  }
-  if (h->version == 10) {
-    h->flags &= ~ZTTP_H1_F_EXPECT_CONTINUE;
-  }
-  return request_framing(p, h, hs, buf, check_host);
-}
-
-/* RFC 9112 §9.3: persistence. */
-static inline void head_persistence(zttp_h1_head *h) {
-  if (h->version == 10 && !(h->flags & ZTTP_H1_F_KEEP_ALIVE)) {
-    h->flags |= ZTTP_H1_F_CLOSE;
-  }
-  if (h->flags & ZTTP_H1_F_FORCE_CLOSE) {
-    h->flags |= ZTTP_H1_F_CLOSE;
-  }
-}
-
 /* Parses a complete head at |buf|. Returns the head's length, INCOMPLETE
  * (as 0 with *incomplete set) or an error. */
 static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
@@ -947,25 +571,6 @@ static int64_t parse_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
   }
   head_persistence(h);
   return (int64_t)pos;
-}
-
-static void start_body(zttp_h1_parser *p, const zttp_h1_head *h) {
-  switch (h->body) {
-  case ZTTP_H1_BODY_LENGTH:
-    p->state = ST_BODY_LENGTH;
-    p->remaining = h->content_length;
-    break;
-  case ZTTP_H1_BODY_CHUNKED:
-    p->state = ST_CHUNK_SIZE;
-    break;
-  case ZTTP_H1_BODY_EOF:
-    p->state = ST_BODY_EOF;
-    break;
-  default:
-    /* A 1xx response is followed by another head for the same request. */
-    p->state = (p->is_response && h->status < 200) ? ST_HEAD : ST_END;
-    break;
-  }
 }
 
 static void reset_scan(zttp_h1_parser *p) {
@@ -1046,9 +651,11 @@ section(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len,
 }
 
 /* A head at |buf| (no empty lines before it left to skip): a HEAD item, 0
- * for more input, or an error. */
-static __attribute__((noinline)) int64_t
-head_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
+ * for more input, or an error. Out of line, so that zttp_h1_parse_item(), its
+ * one caller here, keeps a small frame. */
+__attribute__((noinline)) int64_t zttp_h1_head_item(zttp_h1_parser *p,
+                                                    zttp_h1_item *item,
+                                                    uint8_t *buf, size_t len) {
   int64_t r = section(p, item, buf, len, 0);
   if (r <= 0) {
     return r;
@@ -1207,34 +814,12 @@ static int64_t chunk_size_line(zttp_h1_parser *p, const uint8_t *buf,
 
 /* ---- the item loop */
 
-/* The message ended without trailers: an END item, then the next head. */
-static inline void end_item(zttp_h1_parser *p, zttp_h1_item *item) {
-  item->kind = ZTTP_H1_ITEM_END;
-  item->trailers = NULL;
-  item->num_trailers = 0;
-  p->state = ST_HEAD;
-}
-
-/* A span of a Content-Length body or of a chunk (|n| > 0). Returns the
- * bytes taken. */
-static inline size_t body_span(zttp_h1_parser *p, zttp_h1_item *item,
-                               const uint8_t *s, size_t n) {
-  size_t take = n < p->remaining ? n : (size_t)p->remaining;
-  p->remaining -= take;
-  if (p->remaining == 0) {
-    p->state = p->state == ST_BODY_LENGTH ? ST_END : ST_CHUNK_CRLF;
-  }
-  item->kind = ZTTP_H1_ITEM_DATA;
-  item->data = s;
-  item->len = take;
-  return take;
-}
-
 /* Every state; zttp_h1_parse() handles the two cheapest ones itself, so
  * that an END or a span of a Content-Length body does not pay for the
  * frame this function needs, and sends a head to fast_head() first. */
-static __attribute__((noinline)) int64_t
-parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
+__attribute__((noinline)) int64_t zttp_h1_parse_item(zttp_h1_parser *p,
+                                                     zttp_h1_item *item,
+                                                     uint8_t *buf, size_t len) {
   size_t off = 0;
   for (;;) {
     uint8_t *s = buf + off;
@@ -1257,7 +842,7 @@ parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
           return (int64_t)off;
         }
       }
-      int64_t r = head_item(p, item, s, n);
+      int64_t r = zttp_h1_head_item(p, item, s, n);
       return r < 0 ? r : (int64_t)off + r;
     }
     case ST_END:
@@ -1312,369 +897,6 @@ parse_item(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
       return fail(p, ZTTP_ERR_PROTOCOL, "internal: bad parser state");
     }
   }
-}
-
-/* The end of a head that fast_head() parsed up to and including its empty
- * line (|pos| bytes) when a field needs more than fast_head() reads itself:
- * the meaning of every field, then the framing, as parse_head() decides
- * them. Anything parse_head() would refuse goes to head_item(). */
-static __attribute__((noinline)) int64_t fast_head_end(zttp_h1_parser *p,
-                                                       zttp_h1_item *item,
-                                                       uint8_t *buf, size_t len,
-                                                       size_t pos) {
-  zttp_h1_head *h = &item->head;
-  head_state hs;
-  memset(&hs, 0, sizeof(hs));
-  for (const zttp_header *f = h->headers, *e = f + h->num_headers; f < e; f++) {
-    size_t nl = f->name_len;
-    if (nl < 32 && ((SEM_NAME_LENGTHS >> nl) & 1u) &&
-        field_semantics(p, &hs, f) != 0) {
-      goto slow;
-    }
-  }
-  h->flags = hs.flags;
-  if (p->is_response) {
-    if (response_framing(p, h, &hs) != 0) {
-      goto slow;
-    }
-  } else if (request_head_end(p, h, &hs, buf, 1) != 0) {
-    goto slow;
-  }
-  head_persistence(h);
-  start_body(p, h);
-  item->kind = ZTTP_H1_ITEM_HEAD;
-  return (int64_t)pos;
-slow:
-  item->kind = ZTTP_H1_ITEM_NONE;
-  return head_item(p, item, buf, len);
-}
-
-static int64_t fast_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
-                         size_t len);
-
-/* The first head of a parser: fast_head() once there is the storage
- * parse_fields() would allocate for a first field. If that fails, the slow
- * path decides (a head without fields needs none). */
-static __attribute__((noinline, cold)) int64_t
-fast_head_first(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
-                size_t len) {
-  size_t max = LIMIT(p, MAX_HEADERS);
-  const char *err = p->err;
-  if (max == 0 ||
-      fields_reserve(p, 0, max, ZTTP_ERR_LIMIT_HEADERS, NULL) != 0) {
-    p->err = err;
-    item->kind = ZTTP_H1_ITEM_NONE;
-    return head_item(p, item, buf, len);
-  }
-  return fast_head(p, item, buf, len);
-}
-
-/* The common head, parsed in one pass with fewer branches: a request line
- * of a common method, a target of visible ASCII and HTTP/1.1 or HTTP/1.0,
- * or a status line of HTTP/1.x, three digits and a reason; field lines of
- * token names and values ending in CRLF; an empty line in CRLF. It accepts
- * a head only when parse_head() would accept it, and gives the same head;
- * anything else (an error, input that ends early, a lenient repair, more
- * fields than the storage holds) goes to parse_item() or head_item(),
- * which parse it from the start under every rule. The common field values
- * that mean something (Host, Connection, Content-Length,
- * Transfer-Encoding) are read here;
- * a head with any other ends in fast_head_end(). Nothing is called on the
- * way (only tail calls), so that few registers need saving. */
-static __attribute__((noinline)) int64_t
-fast_head(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf, size_t len) {
-  const uint8_t *end = buf + len;
-  zttp_h1_head *h = &item->head;
-  const uint8_t *s;
-  uint32_t version;
-  size_t ml = 0;
-  if (p->scanning || len < 16) {
-    goto slow;
-  }
-  if (p->fields_cap == 0) {
-    return fast_head_first(p, item, buf, len);
-  }
-  if (!p->is_response) {
-    /* method SP request-target SP HTTP-version CRLF */
-    ml = common_method(buf);
-    if (ml == 0) {
-      goto slow;
-    }
-    const uint8_t *t = buf + ml + 1;
-    s = zttp_scan_target_in16(buf, t, end);
-    if (s == t || end - s < 11 || *s != ' ' ||
-        load16(s + 9) != load16((const uint8_t *)"\r\n")) {
-      goto slow;
-    }
-    uint64_t vw = load64(s + 1);
-    if (vw == load64((const uint8_t *)"HTTP/1.1")) {
-      version = 11;
-    } else if (vw == load64((const uint8_t *)"HTTP/1.0")) {
-      version = 10;
-    } else {
-      goto slow;
-    }
-    h->method.base = (const char *)buf;
-    h->method.len = ml;
-    h->target.base = (const char *)t;
-    h->target.len = (size_t)(s - t);
-    h->status = 0;
-    h->reason.base = NULL;
-    h->reason.len = 0;
-    s += 11;
-  } else {
-    /* HTTP-version SP 3DIGIT (SP reason)? CRLF */
-    uint64_t vw = load64(buf);
-    if (vw == load64((const uint8_t *)"HTTP/1.1")) {
-      version = 11;
-    } else if (vw == load64((const uint8_t *)"HTTP/1.0")) {
-      version = 10;
-    } else {
-      goto slow;
-    }
-    unsigned d0 = (unsigned)buf[9] - '0';
-    unsigned d1 = (unsigned)buf[10] - '0';
-    unsigned d2 = (unsigned)buf[11] - '0';
-    if (buf[8] != ' ' || d0 - 1 > 4 || d1 > 9 || d2 > 9) {
-      goto slow;
-    }
-    const uint8_t *r = buf + 12;
-    s = r;
-    if (*s == ' ') {
-      r = ++s;
-      s = zttp_scan_value_in16(buf, s, end);
-    }
-    if (end - s < 2 || s[0] != '\r' || s[1] != '\n') {
-      goto slow;
-    }
-    h->method.base = NULL;
-    h->method.len = 0;
-    h->target.base = NULL;
-    h->target.len = 0;
-    h->host.base = NULL;
-    h->host.len = 0;
-    h->status = d0 * 100 + d1 * 10 + d2;
-    h->reason.base = (const char *)r;
-    h->reason.len = (size_t)(s - r);
-    s += 2;
-  }
-  if ((size_t)(s - buf) > LIMIT(p, H1_MAX_START_LINE)) {
-    goto slow;
-  }
-  h->version = version;
-  /* The field lines. */
-  zttp_header *fields = p->fields;
-  size_t max = LIMIT(p, MAX_HEADERS);
-  size_t room = p->fields_cap < max ? p->fields_cap : max;
-  size_t n = 0;
-  /* Set when a field needs what fast_head_end() does. */
-  int sem = 0;
-  /* Only what the loop below sets: no call sees it, so the compiler keeps
-   * it in registers and drops the Transfer-Encoding branches. */
-  head_state hs;
-  memset(&hs, 0, sizeof(hs));
-  for (;;) {
-    const uint8_t *colon = zttp_scan_name_fast(s, end);
-    if (colon == NULL || colon == s) {
-      if (s == end) {
-        goto slow;
-      }
-      if (*s == '\r') {
-        break;
-      }
-      colon = zttp_scan_token(s, end);
-      if (colon == s || colon == end || *colon != ':') {
-        goto slow;
-      }
-    }
-    const uint8_t *value = colon + 1;
-    if (value < end && *value == ' ') {
-      value++;
-    }
-    const uint8_t *vend = zttp_scan_value_in16(buf, value, end);
-    if (end - vend < 2 || vend[0] != '\r' || vend[1] != '\n') {
-      goto slow;
-    }
-    const uint8_t *next = vend + 2;
-    /* The trimming of parse_fields(). No byte up to the CR at vend is a
-     * control other than HTAB, and vend[-1] is at worst the ':': so a byte
-     * there is SP or HTAB exactly when it is <= ' ' (or is that CR, when
-     * the value is empty, which the loops then leave alone). */
-    if (vend[-1] <= ' ') {
-      while (vend > value && (zttp_ctype[vend[-1]] & ZTTP_CT_OWS)) {
-        vend--;
-      }
-    }
-    if (*value <= ' ') {
-      while (value < vend && (zttp_ctype[*value] & ZTTP_CT_OWS)) {
-        value++;
-      }
-    }
-    if (n == room) {
-      goto slow;
-    }
-    zttp_header *f = &fields[n++];
-    size_t name_len = (size_t)(colon - s);
-    f->name = (const char *)s;
-    f->name_len = name_len;
-    f->value = (const char *)value;
-    f->value_len = (size_t)(vend - value);
-    f->flags = 0;
-    f->reserved = 0;
-    /* field_semantics() for the common cases of the names it acts on. */
-    size_t vlen = (size_t)(vend - value);
-    if (name_len == 4) {
-      if (name_is(s, "host", 4)) {
-        hs.num_host++;
-        hs.host.base = (const char *)value;
-        hs.host.len = vlen;
-      }
-    } else if (name_len < 32 && ((SEM_NAME_LENGTHS >> name_len) & 1u)) {
-      switch (name_len) {
-      case 6:
-        sem |= name_is(s, "expect", 6);
-        break;
-      case 7:
-        sem |= name_is(s, "upgrade", 7);
-        break;
-      case 10:
-        if (name_is(s, "connection", 10)) {
-          if (vlen == 10 && name_is(value, "keep-alive", 10)) {
-            hs.flags |= ZTTP_H1_F_KEEP_ALIVE;
-          } else if (vlen == 5 && name_is(value, "close", 5)) {
-            hs.flags |= ZTTP_H1_F_CLOSE;
-          } else {
-            sem = 1;
-          }
-        }
-        break;
-      case 14:
-        if (name_is(s, "content-length", 14)) {
-          /* 1 to 18 digits, nothing else; and no differing earlier one. */
-          uint64_t cl = 0;
-          size_t k = 0;
-          while (k < vlen && k < 18 && (unsigned)(value[k] - '0') < 10) {
-            cl = cl * 10 + (unsigned)(value[k] - '0');
-            k++;
-          }
-          if (k == 0 || k != vlen || (hs.have_cl && hs.content_length != cl)) {
-            sem = 1;
-          }
-          hs.have_cl = 1;
-          hs.content_length = cl;
-        }
-        break;
-      case 17:
-        if (name_is(s, "transfer-encoding", 17)) {
-          /* zttp_h1_te_parse() of one "chunked" alone. */
-          if (hs.te.present || vlen != 7 || !name_is(value, "chunked", 7)) {
-            sem = 1;
-          }
-          hs.te.present = 1;
-          hs.te.chunked_count = 1;
-          hs.te.chunked_last = 1;
-        }
-        break;
-      default:
-        break;
-      }
-    }
-    s = next;
-  }
-  if (end - s < 2 || s[1] != '\n') {
-    goto slow;
-  }
-  s += 2;
-  size_t pos = (size_t)(s - buf);
-  if (pos > LIMIT(p, MAX_HEADER_BYTES)) {
-    goto slow;
-  }
-  h->headers = fields;
-  h->num_headers = n;
-  h->content_length = 0;
-  if (sem) {
-    return fast_head_end(p, item, buf, len, pos);
-  }
-  if (p->is_response) {
-    /* What parse_head() decides from here on, with |hs| as it would have
-     * it. */
-    h->flags = hs.flags;
-    if (response_framing(p, h, &hs) != 0) {
-      goto slow;
-    }
-    head_persistence(h);
-    start_body(p, h);
-    item->kind = ZTTP_H1_ITEM_HEAD;
-    return (int64_t)pos;
-  }
-  /* What request_head_end(), head_persistence() and start_body() decide
-   * when the flags can hold only KEEP_ALIVE and CLOSE, Transfer-Encoding
-   * is at most one "chunked" and the method is a common one (not
-   * CONNECT). */
-  if (!LENIENT(p, HOST)) {
-    if (version == 11 && hs.num_host != 1) {
-      goto slow;
-    }
-    if (hs.host.len != 0 &&
-        !zttp_scan_host_valid(buf, (const uint8_t *)hs.host.base,
-                              hs.host.len)) {
-      goto slow;
-    }
-  }
-  if (hs.te.present) {
-    /* A chunked request body, unless request_framing() objects. */
-    if (hs.have_cl || version != 11) {
-      return fast_head_end(p, item, buf, len, pos);
-    }
-  }
-  h->host = hs.host;
-  /* HEAD is the only common method of four letters starting with 'H'. */
-  uint32_t flags = hs.flags | (ml == 4 && buf[0] == 'H' ? ZTTP_H1_F_HEAD : 0);
-  if (version == 10 && !(flags & ZTTP_H1_F_KEEP_ALIVE)) {
-    flags |= ZTTP_H1_F_CLOSE;
-  }
-  h->flags = flags;
-  if (hs.te.present) {
-    h->body = ZTTP_H1_BODY_CHUNKED;
-    p->state = ST_CHUNK_SIZE;
-  } else if (hs.have_cl && hs.content_length > 0) {
-    h->body = ZTTP_H1_BODY_LENGTH;
-    h->content_length = hs.content_length;
-    p->state = ST_BODY_LENGTH;
-    p->remaining = hs.content_length;
-  } else {
-    h->body = ZTTP_H1_BODY_NONE;
-    p->state = ST_END;
-  }
-  item->kind = ZTTP_H1_ITEM_HEAD;
-  return (int64_t)pos;
-slow:
-  item->kind = ZTTP_H1_ITEM_NONE;
-  if (buf[0] == '\r' || buf[0] == '\n') {
-    return parse_item(p, item, buf, len);
-  }
-  return head_item(p, item, buf, len);
-}
-
-int64_t zttp_h1_parse(zttp_h1_parser *p, zttp_h1_item *item, uint8_t *buf,
-                      size_t len) {
-  uint8_t state = p->state;
-  if (state == ST_HEAD && len != 0) {
-    return fast_head(p, item, buf, len);
-  }
-  if (state == ST_BODY_LENGTH) {
-    if (len != 0) {
-      return (int64_t)body_span(p, item, buf, len);
-    }
-    item->kind = ZTTP_H1_ITEM_NONE;
-    return 0;
-  }
-  item->kind = ZTTP_H1_ITEM_NONE;
-  if (state == ST_END) {
-    end_item(p, item);
-    return 0;
-  }
-  return parse_item(p, item, buf, len);
 }
 
 int32_t zttp_h1_parse_eof(zttp_h1_parser *p, zttp_h1_item *item) {
