@@ -287,6 +287,10 @@ typedef struct options {
 
 /* server.c */
 
+/* addr_str formats a sockaddr_in or sockaddr_in6 (or the bytes of one, as
+ * in a zttp_path) as ADDR:PORT or [ADDR]:PORT into |buf|; returns |buf|. */
+const char *addr_str(char *buf, size_t len, const void *sa);
+
 /* vlog writes one line to stderr with --verbose. */
 void vlog(const server *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void list_remove(conn *c);

@@ -85,9 +85,7 @@ struct h3_server {
 /* Addresses and the connection table                                       */
 /* ------------------------------------------------------------------------ */
 
-/* addr_str formats a sockaddr_in or sockaddr_in6 as ADDR:PORT or
- * [ADDR]:PORT. */
-static const char *addr_str(char *buf, size_t len, const void *sa) {
+const char *addr_str(char *buf, size_t len, const void *sa) {
   struct sockaddr_storage ss;
   char host[INET6_ADDRSTRLEN] = "?";
   /* |sa| may be the bytes of a zttp_path: copy before reading. */

@@ -819,6 +819,15 @@ static int handle_event(server *s, conn *c) {
   case ZTTP_EVENT_HANDSHAKE_DONE:
     vlog(s, "%s: QUIC handshake done", c->name);
     return 1;
+  case ZTTP_EVENT_PATH: {
+    /* The client moved (RFC 9000 §9): datagrams already go where
+     * zttp_conn_write_datagram() says; this is for the log. */
+    char a[64];
+    vlog(s, "%s: path %s %s", c->name,
+         ev->u.path.validated ? "validated:" : "changed, validating:",
+         addr_str(a, sizeof(a), ev->u.path.path.remote));
+    return 1;
+  }
   default:
     return 1;
   }

@@ -615,7 +615,12 @@ ZTTP_EXTERN int64_t zttp_conn_receive_data(zttp_conn *conn, const uint8_t *data,
  * zttp_conn_receive_datagram hands one UDP payload received on |path| at
  * |now| to an HTTP/3 connection. A server's first datagram must carry a
  * client Initial (QUIC v1) of at least 1200 bytes; anything else before it
- * is dropped (0). Returns 0, ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2) or a
+ * is dropped (0). |path| is the datagram's real source and destination
+ * (RFC 9000 §9): a server follows a client whose address changes once the
+ * handshake is confirmed (ZTTP_EVENT_PATH) and answers path probes where
+ * they came from; a client drops datagrams from any address other than
+ * its server's (learnt from the first one if the connection was created
+ * without it). Returns 0, ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2) or a
  * fatal error (the peer broke QUIC or HTTP/3; the CONNECTION_CLOSE goes out
  * with zttp_conn_write_datagram()).
  * @since 0.1.0
@@ -665,7 +670,13 @@ ZTTP_EXTERN int32_t zttp_conn_receive_datagram(zttp_conn *conn,
 #define ZTTP_EVENT_SESSION_TICKET 13u
 /** An unreliable datagram arrived (HTTP/3, RFC 9297): u.data. */
 #define ZTTP_EVENT_DATAGRAM 14u
-/** The peer's address changed or a path was validated (HTTP/3): u.path. */
+/** The path a server sends on changed or was validated (HTTP/3, RFC 9000
+ * §9): u.path. validated 0: the client moved (a NAT rebinding or a
+ * migration) and zttp now sends to u.path.path while it validates it (at
+ * most three times what arrived from it until then); validated 1: u.path.path
+ * is proven, or validation failed and zttp fell back to the previous path,
+ * u.path.path. zttp_conn_write_datagram() already reports the path of every
+ * datagram: the event is for logging and per-address accounting. */
 #define ZTTP_EVENT_PATH 15u
 /** The peer changed the priority of stream_id (RFC 9218 PRIORITY_UPDATE;
  * HTTP/2, HTTP/3): u.priority. A request's priority header field is in its
@@ -838,7 +849,8 @@ typedef struct zttp_priority_event {
   uint32_t incremental;
 } zttp_priority_event;
 
-/** zttp_path_event: the path concerned. @since 0.1.0 */
+/** zttp_path_event: the path concerned and whether its peer address is
+ * validated (ZTTP_EVENT_PATH). @since 0.1.0 */
 typedef struct zttp_path_event {
   zttp_path path;
   uint32_t validated;
@@ -1073,11 +1085,12 @@ ZTTP_EXTERN int32_t zttp_conn_consume(zttp_conn *conn, size_t len);
  * zttp_conn_write_datagram writes the next UDP payload(s) of an HTTP/3
  * connection into |buf| (|buflen| bytes) at |now|: one datagram, or several
  * of |*segment_size| bytes each (the last may be shorter) for GSO, to send on
- * |*path|. Returns the bytes written (0: nothing to send),
- * ZTTP_ERR_INVALID_ARGUMENT (|buflen| under 1200) or ZTTP_ERR_INVALID_STATE
- * (HTTP/1.1, HTTP/2). After a fatal error it still writes the
- * CONNECTION_CLOSE the protocol owes the peer (and returns the error once
- * nothing is left), as zttp_conn_pending() does on a byte stream.
+ * |*path|; a server's paths change as its client moves (ZTTP_EVENT_PATH),
+ * and a batch never mixes paths. Returns the bytes written (0: nothing to
+ * send), ZTTP_ERR_INVALID_ARGUMENT (|buflen| under 1200) or
+ * ZTTP_ERR_INVALID_STATE (HTTP/1.1, HTTP/2). After a fatal error it still
+ * writes the CONNECTION_CLOSE the protocol owes the peer (and returns the error
+ * once nothing is left), as zttp_conn_pending() does on a byte stream.
  * @since 0.1.0
  */
 ZTTP_EXTERN int64_t zttp_conn_write_datagram(zttp_conn *conn, zttp_path *path,

@@ -619,15 +619,18 @@ static int64_t h3_write_datagram(zttp_conn *conn, zttp_path *path,
   if (buflen < 1200) {
     return ZTTP_ERR_INVALID_ARGUMENT;
   }
+  /* A probe off the current path (RFC 9000 §8.2.2, §9.3.3) goes alone. */
+  int probe = zttp_quic_conn_probe_pending(e->qc);
   int64_t n = zttp_quic_conn_write(e->qc, buf, buflen, path, now);
   if (n <= 0) {
     return n == ZTTP_ERR_NOMEM ? quic_failed(conn, e, ZTTP_ERR_NOMEM) : n;
   }
-  /* GSO: more datagrams of the same size behind the first one; the last
-   * may be shorter. */
+  /* GSO: more datagrams of the same size behind the first one, to the
+   * same path; the last may be shorter. */
   size_t seg = (size_t)n;
   size_t off = seg;
-  while (seg >= 1200 && buflen - off >= seg) {
+  while (!probe && seg >= 1200 && buflen - off >= seg &&
+         !zttp_quic_conn_probe_pending(e->qc)) {
     zttp_path p2;
     int64_t m = zttp_quic_conn_write(e->qc, buf + off, seg, &p2, now);
     if (m <= 0) {
@@ -773,6 +776,13 @@ static int32_t on_quic_event(zttp_conn *conn, h3_engine *e,
     }
     ev->kind = ZTTP_EVENT_HANDSHAKE_DONE;
     ev->stream_id = 0;
+    return 1;
+  case ZTTP_QUIC_EV_PATH:
+    /* RFC 9000 §9.3: the peer moved, or its new path was validated. */
+    ev->kind = ZTTP_EVENT_PATH;
+    ev->stream_id = 0;
+    ev->u.path.path = *q->path;
+    ev->u.path.validated = q->validated;
     return 1;
   case ZTTP_QUIC_EV_STREAM_OPENED:
     return on_opened(conn, e, q->stream_id);

@@ -183,6 +183,7 @@ static int32_t conn_create(zttp_quic_conn **out, const zttp_mem *mem,
   qc->role = role;
   qc->version = ZTTP_QUIC_VERSION_1;
   qc->path = *path;
+  qc->path_known = path->remote_len != 0;
   qc->pk_free = QC_PK_NONE;
   qc->idle_deadline = ZTTP_TSTAMP_NEVER;
   qc->close_deadline = ZTTP_TSTAMP_NEVER;
@@ -839,6 +840,10 @@ zttp_tstamp zttp_quic_conn_next_timeout(const zttp_quic_conn *qc) {
   if (c < t) {
     t = c;
   }
+  zttp_tstamp p = qc_path_timeout(qc);
+  if (p < t) {
+    t = p;
+  }
   return t;
 }
 
@@ -914,6 +919,10 @@ int32_t zttp_quic_conn_handle_timeout(zttp_quic_conn *qc, zttp_tstamp now) {
     qc->close_error = ZTTP_ERR_CLOSED;
     return 0;
   }
+  qc_path_on_timeout(qc, now);
+  if (qc->state != QC_OPEN) {
+    return 0; /* RFC 9000 §9.3.2: no validated path left */
+  }
   if (qc->rx_prev != NULL && now >= qc->rx_prev_until) {
     /* RFC 9001 §6.5: the previous phase's read keys go after 3 PTO. */
     zttp_crypto_keys_free(qc->rx_prev);
@@ -960,6 +969,9 @@ int zttp_quic_conn_next_event(zttp_quic_conn *qc, zttp_quic_event *ev) {
   if (qc->ev_hs_done) {
     qc->ev_hs_done = 0;
     ev->kind = ZTTP_QUIC_EV_HANDSHAKE_DONE;
+    return 1;
+  }
+  if (qc_path_next_event(qc, ev)) {
     return 1;
   }
   for (size_t i = 0; i < qc->num_streams; i++) {

@@ -9,11 +9,13 @@
  * zttp_quic_conn_next_timeout() says when zttp_quic_conn_handle_timeout()
  * is due. Nothing calls back.
  *
- * Scope of this first milestone: QUIC v1, one path; connection IDs are
- * issued and retired (RFC 9000 §5.1) but not used for migration; either
- * side detects the peer's Stateless Reset (RFC 9000 §10.3.1), no Retry, no
- * 0-RTT. Key update (RFC 9001 §6) and DATAGRAM frames (RFC 9221) are
- * supported.
+ * Scope: QUIC v1; connection IDs issued and retired (RFC 9000 §5.1);
+ * either side detects the peer's Stateless Reset (RFC 9000 §10.3.1);
+ * Retry both sides; key update (RFC 9001 §6); DATAGRAM frames (RFC 9221).
+ * Migration (RFC 9000 §9): a server follows a client that moves or is
+ * rebound by a NAT, validating the new path (§8.2), and answers probes on
+ * other paths; a client never migrates itself and drops datagrams from an
+ * unknown server address. No 0-RTT.
  * SPDX-License-Identifier: MIT */
 #ifndef ZTTP_QUIC_CONN_H
 #define ZTTP_QUIC_CONN_H
@@ -165,7 +167,12 @@ enum zttp_quic_event_kind {
   ZTTP_QUIC_EV_CLOSED = 7,
   /* A DATAGRAM frame's payload arrived (RFC 9221): |data|, |data_len|,
    * valid until the next call on the connection. */
-  ZTTP_QUIC_EV_DATAGRAM = 8
+  ZTTP_QUIC_EV_DATAGRAM = 8,
+  /* The path we send on changed (|validated| 0: the peer moved there and
+   * validation started; 1 with a path we fell back to) or was validated
+   * (|validated| 1): |path|, valid until the next call on the connection
+   * (RFC 9000 §9.3). */
+  ZTTP_QUIC_EV_PATH = 9
 };
 
 typedef struct zttp_quic_event {
@@ -181,6 +188,9 @@ typedef struct zttp_quic_event {
   /* DATAGRAM: the payload (borrowed). */
   const uint8_t *data;
   size_t data_len;
+  /* PATH */
+  const zttp_path *path;
+  uint8_t validated;
 } zttp_quic_event;
 
 /* Counters for tests and statistics. */
@@ -207,6 +217,16 @@ typedef struct zttp_quic_conn_stats {
   uint64_t datagrams_sent;
   uint64_t datagrams_recv;
   uint64_t datagrams_dropped;
+  /* Migration (RFC 9000 §9): moves to another path, validations that
+   * succeeded and failed (timed out), congestion state reset for a new
+   * address (§9.4), and datagrams dropped for arriving on a path we do
+   * not accept (a client from an unknown server address, a server before
+   * the handshake is confirmed). */
+  uint64_t migrations;
+  uint64_t paths_validated;
+  uint64_t paths_failed;
+  uint64_t cc_resets;
+  uint64_t dgrams_wrong_path;
 } zttp_quic_conn_stats;
 
 /* zttp_quic_conn_new creates a connection into |*out|, allocated with
@@ -267,6 +287,11 @@ int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
  * or ZTTP_ERR_NOMEM. Call it until it returns 0. */
 int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
                              zttp_path *path, zttp_tstamp now);
+
+/* zttp_quic_conn_probe_pending returns 1 when the next datagram goes off
+ * the current path (a PATH_RESPONSE to a probing peer, the PATH_CHALLENGE
+ * that checks the previous path): a GSO batch stops before it. */
+int zttp_quic_conn_probe_pending(const zttp_quic_conn *qc);
 
 /* zttp_quic_conn_next_timeout returns when zttp_quic_conn_handle_timeout()
  * must be called next (ACK delay, loss detection, PTO, pacing, idle

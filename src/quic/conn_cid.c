@@ -125,6 +125,37 @@ static void switch_dcid(zttp_quic_conn *qc) {
   }
 }
 
+const qc_cid *qc_cids_unused(const zttp_quic_conn *qc) {
+  const qc_cid *best = NULL;
+  for (size_t i = 0; i < qc->num_rcid; i++) {
+    const qc_cid *r = &qc->rcid[i];
+    if (r->seq > qc->dcid_seq && (best == NULL || r->seq < best->seq)) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+int qc_cids_rotate(zttp_quic_conn *qc) {
+  const qc_cid *u = qc_cids_unused(qc);
+  uint64_t old = qc->dcid_seq;
+  /* RFC 9000 §5.1.2: the CID left is retired (when the queue has room:
+   * otherwise the old one stays in use). */
+  if (u == NULL || !retire_push(qc, old)) {
+    return 0;
+  }
+  qc->dcid = u->cid;
+  qc->dcid_seq = u->seq;
+  size_t k = 0;
+  for (size_t i = 0; i < qc->num_rcid; i++) {
+    if (qc->rcid[i].seq != old) {
+      qc->rcid[k++] = qc->rcid[i];
+    }
+  }
+  qc->num_rcid = k;
+  return 1;
+}
+
 int32_t qc_on_new_cid(zttp_quic_conn *qc, const zttp_quic_frame *f,
                       zttp_tstamp now) {
   uint64_t t = f->type;

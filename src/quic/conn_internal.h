@@ -141,6 +141,23 @@ typedef struct qc_stream {
   uint8_t send_blocked;
 } qc_stream;
 
+/* A PATH_RESPONSE owed (RFC 9000 §8.2.2): it goes on the path its
+ * PATH_CHALLENGE came on, within |budget| bytes there (§8.1). |new_dcid|:
+ * the challenge came off our current path to a CID the peer had not used
+ * there, so the answer takes one of the peer's unused CIDs (§9.5). */
+typedef struct qc_presp {
+  uint8_t data[8];
+  uint8_t new_dcid;
+  uint64_t budget;
+  zttp_path path;
+} qc_presp;
+
+#define QC_MAX_PATH_EVENTS 4
+typedef struct qc_pathev {
+  zttp_path path;
+  uint8_t validated;
+} qc_pathev;
+
 enum qc_state {
   QC_OPEN = 0,
   QC_CLOSING = 1,  /* RFC 9000 §10.2.1 */
@@ -191,10 +208,43 @@ struct zttp_quic_conn {
   uint8_t ping_pending[ZTTP_QUIC_NUM_SPACES];
   uint8_t send_max_data;
   uint8_t send_max_streams[2]; /* [0] bidi, [1] uni */
-  /* RFC 9000 §8.2.2: PATH_RESPONSE data to send, a ring. */
-  uint8_t path_response[ZTTP_QUIC_MAX_PATH_RESPONSES][8];
+  /* RFC 9000 §8.2.2: PATH_RESPONSEs to send, a ring. */
+  qc_presp path_response[ZTTP_QUIC_MAX_PATH_RESPONSES];
   size_t path_resp_head;
   size_t num_path_resp;
+  /* Path validation and migration (RFC 9000 §8.2, §9.3; conn_path.c).
+   * |path| is where we send and |validated| says whether its peer address
+   * is proven. A server that sees a non-probing packet arrive on another
+   * path moves there and validates it with |pv_data|. */
+  uint8_t pv_active;   /* a PATH_CHALLENGE on |path| awaits its response */
+  uint8_t pv_send;     /* ... and is due */
+  uint8_t pv_padded;   /* the last one went in a datagram of 1200 bytes */
+  uint8_t pv_mtu;      /* address proven; this round checks the MTU (§8.2.1) */
+  uint8_t pv_reset_cc; /* more than the port changed (§9.4) */
+  uint8_t pv_data[8];
+  uint32_t pv_tries;
+  zttp_tstamp pv_resend_at;
+  zttp_tstamp pv_deadline; /* §8.2.4 */
+  /* The last validated path, the fallback (§9.3.2), and the PATH_CHALLENGE
+   * that checks it (§9.3.3). */
+  uint8_t have_prev;
+  uint8_t old_probe;
+  uint8_t old_data[8];
+  zttp_path prev_path;
+  uint64_t path_dcid_seq; /* our CID the peer sends to on |path| */
+  uint8_t path_known;     /* client: |path| holds the server's address */
+  /* The datagram being processed: its path, length, whether it came on
+   * another path, and whether its packet carried a non-probing frame. */
+  const zttp_path *rx_path;
+  size_t rx_len;
+  uint8_t rx_other;
+  uint8_t rx_nonprobing;
+  /* Path events (ZTTP_QUIC_EV_PATH), a ring; |pev_out| is the one handed
+   * out last. */
+  qc_pathev pev[QC_MAX_PATH_EVENTS];
+  size_t pev_head;
+  size_t num_pev;
+  zttp_path pev_out;
   /* Anti-amplification (RFC 9000 §8.1), server before validation. */
   uint64_t amp_recv;
   uint64_t amp_sent;
@@ -340,6 +390,37 @@ int32_t qc_on_retire_cid(zttp_quic_conn *qc, const zttp_quic_frame *f,
 int qc_cids_is_reset_token(const zttp_quic_conn *qc, const uint8_t *tok);
 void qc_cids_on_acked(zttp_quic_conn *qc, const qc_sent_frame *f);
 void qc_cids_on_lost(zttp_quic_conn *qc, const qc_sent_frame *f);
+
+/* conn_path.c (RFC 9000 §8.2, §9) */
+int qc_path_eq(const zttp_path *a, const zttp_path *b);
+/* qc_path_on_datagram classifies a datagram arriving on |path|: returns 0
+ * to drop it (a client hearing from an unknown server address, a server
+ * before the handshake is confirmed), 1 to process it. */
+int qc_path_on_datagram(zttp_quic_conn *qc, const zttp_path *path, size_t len);
+/* After a datagram: a client learns the server's address from the first
+ * one that carried a packet. */
+void qc_path_after_datagram(zttp_quic_conn *qc, int processed);
+/* A 1-RTT packet numbered above every one before it carried a
+ * non-probing frame on another path: the peer moved (§9.3). Returns 0 or
+ * ZTTP_ERR_INVALID_STATE (random source; already reported). */
+int32_t qc_path_migrate(zttp_quic_conn *qc, zttp_tstamp now);
+/* The non-probing packet with the largest number arrived to |dcid_seq|. */
+void qc_path_note_dcid(zttp_quic_conn *qc, uint64_t dcid_seq);
+void qc_path_on_challenge(zttp_quic_conn *qc, const uint8_t *data);
+void qc_path_on_response(zttp_quic_conn *qc, const uint8_t *data,
+                         zttp_tstamp now);
+zttp_tstamp qc_path_timeout(const zttp_quic_conn *qc);
+void qc_path_on_timeout(zttp_quic_conn *qc, zttp_tstamp now);
+/* The PATH_CHALLENGE on |path| went out at |now| in a datagram of
+ * 1200 bytes or more (|padded|) or not. */
+void qc_path_challenge_sent(zttp_quic_conn *qc, int padded, zttp_tstamp now);
+int qc_path_next_event(zttp_quic_conn *qc, zttp_quic_event *ev);
+/* The peer's CID with the lowest sequence number above the one in use, or
+ * NULL: a CID never sent on any path. */
+const qc_cid *qc_cids_unused(const zttp_quic_conn *qc);
+/* qc_cids_rotate moves to qc_cids_unused() and retires the CID left.
+ * Returns 1, or 0 when the peer gave no unused CID. */
+int qc_cids_rotate(zttp_quic_conn *qc);
 
 /* conn_recv.c: the frames of one decrypted packet. Returns 0, or the
  * ZTTP_ERR_* of a connection error (already reported with qc_fail). */

@@ -259,6 +259,7 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
   zttp_rd_init(&rd, payload, len);
   zttp_quic_ack_range ranges[QC_MAX_RECV_ACK_RANGES];
   *ack_eliciting = 0;
+  qc->rx_nonprobing = 0;
   while (zttp_rd_len(&rd) > 0 &&
          (qc->state == QC_OPEN || qc->state == QC_CLOSING)) {
     zttp_quic_frame f;
@@ -289,6 +290,16 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
     }
     if (zttp_quic_frame_ack_eliciting(f.type)) {
       *ack_eliciting = 1;
+    }
+    switch (f.type) {
+    case ZTTP_QUIC_FT_PADDING: /* RFC 9000 §9.1: the probing frames */
+    case ZTTP_QUIC_FT_PATH_CHALLENGE:
+    case ZTTP_QUIC_FT_PATH_RESPONSE:
+    case ZTTP_QUIC_FT_NEW_CONNECTION_ID:
+      break;
+    default:
+      qc->rx_nonprobing = 1;
+      break;
     }
     int32_t rv = 0;
     uint64_t t = f.type;
@@ -350,19 +361,10 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
         rv = qc_on_retire_cid(qc, &f, now);
         break;
       case ZTTP_QUIC_FT_PATH_CHALLENGE:
-        /* RFC 9000 §8.2.2: answered, at most max_path_responses queued
-         * (the oldest goes). */
-        if (qc->num_path_resp == qc->s.max_path_responses) {
-          qc->path_resp_head =
-              (qc->path_resp_head + 1) % qc->s.max_path_responses;
-          qc->num_path_resp--;
-          qc->st.path_challenges_dropped++;
-        }
-        memcpy(qc->path_response[(qc->path_resp_head + qc->num_path_resp++) %
-                                 qc->s.max_path_responses],
-               f.u.path.data, 8);
+        qc_path_on_challenge(qc, f.u.path.data);
         break;
       case ZTTP_QUIC_FT_PATH_RESPONSE:
+        qc_path_on_response(qc, f.u.path.data, now);
         break;
       case ZTTP_QUIC_FT_CONNECTION_CLOSE:
       case ZTTP_QUIC_FT_CONNECTION_CLOSE_APP:
@@ -599,6 +601,22 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
   if (rv != 0) {
     return rv;
   }
+  if (space == ZTTP_QUIC_SPACE_APP && qc->rx_nonprobing &&
+      qc->state == QC_OPEN) {
+    /* RFC 9000 §9.3: only the highest-numbered non-probing packet moves
+     * us to its path. */
+    uint64_t largest = zttp_quic_acks_largest(&qc->acks, (uint32_t)space);
+    if (largest == ZTTP_QUIC_PN_NONE || pn > largest) {
+      if (qc->rx_other) {
+        rv = qc_path_migrate(qc, now);
+        if (rv != 0) {
+          return rv;
+        }
+      } else {
+        qc_path_note_dcid(qc, qc->rx_dcid_seq);
+      }
+    }
+  }
   if (qc->state == QC_OPEN && !qc->discarded[space]) {
     rv = zttp_quic_acks_on_received(&qc->acks, (uint32_t)space, pn,
                                     ack_eliciting, now);
@@ -634,13 +652,16 @@ static int is_stateless_reset(const zttp_quic_conn *qc, const uint8_t *data,
 
 int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
                             const zttp_path *path, zttp_tstamp now) {
-  (void)path; /* one path: migration is not supported yet */
   qc->last_now = now;
   if (qc->state == QC_CLOSED || qc->state == QC_DRAINING) {
     return 0;
   }
   qc->st.bytes_recv += len;
-  if (!qc->validated) {
+  if (!qc_path_on_datagram(qc, path, len)) {
+    qc_path_after_datagram(qc, 0);
+    return 0;
+  }
+  if (!qc->validated && !qc->rx_other) {
     qc->amp_recv += len;
     zttp_quic_recovery_set_amplification_limited(&qc->rec, 0, now);
   }
@@ -656,6 +677,7 @@ int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
     uint64_t got = qc->st.pkts_recv;
     int32_t rv = recv_packet(qc, &h, data + off, h.packet_len, now);
     if (rv < 0) {
+      qc_path_after_datagram(qc, 0);
       return rv;
     }
     if (qc->st.pkts_recv == got) {
@@ -663,6 +685,7 @@ int32_t zttp_quic_conn_recv(zttp_quic_conn *qc, const uint8_t *data, size_t len,
     }
     off += h.packet_len;
   }
+  qc_path_after_datagram(qc, qc->st.pkts_recv > before);
   if (qc->st.pkts_recv == before && qc->state != QC_DRAINING &&
       is_stateless_reset(qc, data, len)) {
     /* RFC 9000 §10.3.1: the peer lost the connection; draining, silent. */

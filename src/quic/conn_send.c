@@ -35,8 +35,13 @@ typedef struct pkt_build {
   int padded;
   int has_ack;
   /* No recovery record (the space holds max_sent_packets unresolved):
-   * only an ACK or a CONNECTION_CLOSE, neither ack-eliciting. */
+   * only an ACK or a CONNECTION_CLOSE, neither ack-eliciting. Probes off
+   * the current path are untracked too (see write_probe). */
   int untracked;
+  /* RFC 9000 §8.2.1, §8.2.2: a PATH_CHALLENGE or PATH_RESPONSE is in it:
+   * the datagram is expanded to 1200 bytes where the limits allow. */
+  int pad_full;
+  int challenge;
 } pkt_build;
 
 static int32_t pk_alloc(zttp_quic_conn *qc, uint32_t *out) {
@@ -138,9 +143,12 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
       qc->send_hs_done = 0;
     }
   }
-  while (qc->num_path_resp > 0) {
+  /* RFC 9000 §8.2.2: the answers to challenges that came on this path
+   * (others go in write_probe). */
+  while (qc->num_path_resp > 0 &&
+         qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path)) {
     f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
-    memcpy(f.u.path.data, qc->path_response[qc->path_resp_head], 8);
+    memcpy(f.u.path.data, qc->path_response[qc->path_resp_head].data, 8);
     if (!put_frame(dgram, pb, &f)) {
       break;
     }
@@ -148,6 +156,17 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
     qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
     qc->num_path_resp--;
     qc->st.path_responses_sent++;
+    pb->pad_full = 1;
+  }
+  /* RFC 9000 §8.2.1: validating the path we moved to; sent again on a
+   * timer (conn_path.c), not on loss. */
+  if (qc->pv_send && !pb->challenge) {
+    f.type = ZTTP_QUIC_FT_PATH_CHALLENGE;
+    memcpy(f.u.path.data, qc->pv_data, 8);
+    if (put_frame(dgram, pb, &f)) {
+      pb->pad_full = 1;
+      pb->challenge = 1;
+    }
   }
   /* RFC 9000 §19.15, §19.16 */
   for (size_t i = 0; i < qc->num_lcid; i++) {
@@ -658,6 +677,108 @@ static int64_t write_close(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
   return (int64_t)off;
 }
 
+int zttp_quic_conn_probe_pending(const zttp_quic_conn *qc) {
+  if (qc->state != QC_OPEN || !qc->hs_confirmed ||
+      qc->tx[ZTTP_QUIC_SPACE_APP] == NULL) {
+    return 0;
+  }
+  if (qc->num_path_resp > 0 &&
+      !qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path)) {
+    return 1;
+  }
+  return qc->old_probe;
+}
+
+static void drop_probe(zttp_quic_conn *qc, int resp) {
+  if (resp) {
+    qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
+    qc->num_path_resp--;
+    qc->st.path_challenges_dropped++;
+  } else {
+    qc->old_probe = 0;
+  }
+}
+
+/* One datagram off the current path (RFC 9000 §8.2, §9.3.3): the
+ * PATH_RESPONSEs owed to the path at the head of the queue, or the
+ * PATH_CHALLENGE that checks the previous path. A single 1-RTT packet,
+ * expanded to 1200 bytes within the path's §8.1 budget, not recorded for
+ * recovery: its loss says nothing about the current path's congestion
+ * (§9.4), and the peer's PATH_CHALLENGE or our timer repeats it. Returns
+ * its length, 0 when the probe was dropped (no CID to send it with, no
+ * room: call again), or ZTTP_ERR_NOMEM. */
+static int64_t write_probe(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
+                           zttp_path *path, zttp_tstamp now) {
+  int resp =
+      qc->num_path_resp > 0 &&
+      !qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path);
+  const qc_presp *head = &qc->path_response[qc->path_resp_head];
+  zttp_quic_cid cur = qc->dcid;
+  size_t room = limit;
+  if (resp) {
+    *path = head->path;
+    if (head->budget < room) {
+      room = (size_t)head->budget;
+    }
+    if (head->new_dcid) {
+      /* §9.5: the peer probes with a new CID, so do we; without a spare
+       * one nothing can be sent there (§9.3). */
+      const qc_cid *u = qc_cids_unused(qc);
+      if (u == NULL) {
+        drop_probe(qc, 1);
+        return 0;
+      }
+      qc->dcid = u->cid;
+    }
+  } else {
+    *path = qc->prev_path;
+  }
+  pkt_build pb;
+  int32_t rv = begin_packet(qc, buf, 0, room, ZTTP_QUIC_SPACE_APP, &pb);
+  qc->dcid = cur;
+  if (rv <= 0) {
+    if (rv == 0) {
+      drop_probe(qc, resp);
+    }
+    return rv;
+  }
+  pk_release(qc, pb.pk);
+  pb.pk = QC_PK_NONE;
+  pb.untracked = 1;
+  zttp_quic_frame f;
+  memset(&f, 0, sizeof(f));
+  if (resp) {
+    f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
+    while (qc->num_path_resp > 0 &&
+           qc_path_eq(&qc->path_response[qc->path_resp_head].path, path)) {
+      memcpy(f.u.path.data, qc->path_response[qc->path_resp_head].data, 8);
+      if (!put_frame(buf, &pb, &f)) {
+        break;
+      }
+      qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
+      qc->num_path_resp--;
+      qc->st.path_responses_sent++;
+    }
+  } else {
+    f.type = ZTTP_QUIC_FT_PATH_CHALLENGE;
+    memcpy(f.u.path.data, qc->old_data, 8);
+    (void)put_frame(buf, &pb, &f);
+    qc->old_probe = 0;
+  }
+  size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM < room
+                    ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
+                    : room;
+  size_t cur_len = pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN;
+  if (cur_len < want) {
+    memset(buf + pb.hdr_len + pb.payload_len, 0, want - cur_len);
+    pb.payload_len += want - cur_len;
+    pb.padded = 1;
+  }
+  size_t n = finish_packet(qc, buf, &pb, now);
+  qc->st.bytes_sent += n;
+  return (int64_t)n;
+}
+
 int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
                              zttp_path *path, zttp_tstamp now) {
   if (cap < ZTTP_QUIC_MIN_INITIAL_DATAGRAM) {
@@ -677,9 +798,17 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
   if (limit > cap) {
     limit = cap;
   }
+  while (zttp_quic_conn_probe_pending(qc)) {
+    int64_t n = write_probe(qc, buf, limit, path, now);
+    if (n != 0) {
+      return n;
+    }
+  }
+  *path = qc->path;
   if (!qc->validated) {
-    /* RFC 9000 §8.1: three times what was received. */
-    uint64_t amp = 3 * qc->amp_recv - qc->amp_sent;
+    /* RFC 9000 §8.1, §9.3.1: three times what was received. */
+    uint64_t amp =
+        3 * qc->amp_recv > qc->amp_sent ? 3 * qc->amp_recv - qc->amp_sent : 0;
     if (amp < limit) {
       limit = (size_t)amp;
     }
@@ -776,8 +905,16 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
     if (cwnd_left < limit) {
       qc->app_limited = 0;
     }
-    if (has_initial) {
-      /* RFC 9000 §14.1: PADDING in the last packet up to 1200 bytes. */
+    int pad_full = 0;
+    int challenge = 0;
+    for (size_t i = 0; i < num; i++) {
+      pad_full |= pbs[i].pad_full;
+      challenge |= pbs[i].challenge;
+    }
+    if (has_initial || pad_full) {
+      /* RFC 9000 §14.1: PADDING in the last packet up to 1200 bytes; the
+       * same for PATH_CHALLENGE and PATH_RESPONSE (§8.2.1, §8.2.2) within
+       * the anti-amplification limit (|limit|). */
       size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM < limit
                         ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
                         : limit;
@@ -802,6 +939,9 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
     }
     if (eliciting) {
       zttp_quic_cc_on_paced(&qc->rec.cc, (uint64_t)total);
+    }
+    if (challenge) {
+      qc_path_challenge_sent(qc, total >= ZTTP_QUIC_MIN_INITIAL_DATAGRAM, now);
     }
     if (qc->sent_handshake) {
       /* RFC 9001 §4.9.1: a client drops its Initial keys once it sends a

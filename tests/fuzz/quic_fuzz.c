@@ -75,6 +75,20 @@ void qf_side_init(qf_side *sd, fuzz_mem *m, uint32_t role, uint8_t sel0,
   sd->mem = m;
   sd->now = FUZZ_T0;
   settings_for(&sd->s, sel0);
+  for (int i = 0; i < QF_NUM_PATHS; i++) {
+    /* sockaddr_in-shaped bytes: family 2, port 4433 + i, 127.0.0.1. */
+    zttp_path *p = &sd->paths[i];
+    static const uint8_t local[16] = {2, 0, 0x01, 0xbb, 127, 0, 0, 1};
+    memcpy(p->local, local, sizeof(local));
+    p->local_len = sizeof(local);
+    uint8_t remote[16] = {2, 0, 0x11, (uint8_t)(0x51 + i), 127, 0, 0, 2};
+    memcpy(p->remote, remote, sizeof(remote));
+    p->remote_len = sizeof(remote);
+  }
+  if (!(sel0 & QF_SEL_MOVE)) {
+    memset(&sd->paths[0], 0, sizeof(sd->paths[0])); /* as before */
+  }
+  sd->path = sd->paths[0];
   zttp_tls_settings ts;
   memset(&ts, 0, sizeof(ts));
   ts.backend = ZTTP_TLS_NULL;
@@ -330,6 +344,18 @@ static void on_event(qf_side *sd, const zttp_quic_event *ev) {
       qf_fail("a DATAGRAM over max_datagram_frame_size");
     }
     break;
+  case ZTTP_QUIC_EV_PATH: {
+    /* RFC 9000 §9: only a server moves, only to a path datagrams came on. */
+    int known = 0;
+    for (int i = 0; i < QF_NUM_PATHS; i++) {
+      known |= ev->path != NULL &&
+               memcmp(ev->path, &sd->paths[i], sizeof(zttp_path)) == 0;
+    }
+    if (sd->role != ZTTP_SERVER || !known || !(sd->sel0 & QF_SEL_MOVE)) {
+      qf_fail("a PATH event for no path the peer used");
+    }
+    break;
+  }
   case ZTTP_QUIC_EV_CLOSED:
     if (!zttp_quic_conn_is_closing(sd->qc) &&
         !zttp_quic_conn_is_closed(sd->qc)) {
@@ -369,7 +395,12 @@ static void write_all(qf_side *sd) {
               (long long)n, (unsigned long long)sd->s.max_udp_payload_size);
       qf_fail("a datagram above max_udp_payload_size");
     }
-    if (memcmp(&path, &sd->path, sizeof(path)) != 0) {
+    int known = 0;
+    for (int i = 0; i < QF_NUM_PATHS; i++) {
+      known |= memcmp(&path, &sd->paths[i], sizeof(path)) == 0;
+    }
+    if (!known || (!(sd->sel0 & QF_SEL_MOVE) &&
+                   memcmp(&path, &sd->path, sizeof(path)) != 0)) {
       qf_fail("a datagram for another path");
     }
     if (sd->role == ZTTP_CLIENT && (buf[0] & 0xb0) == 0x80 && n < 1200) {
@@ -449,6 +480,11 @@ void qf_advance(qf_side *sd, zttp_tstamp target) {
 }
 
 void qf_feed(qf_side *sd, const uint8_t *d, size_t n) {
+  qf_feed_path(sd, d, n, &sd->path);
+}
+
+void qf_feed_path(qf_side *sd, const uint8_t *d, size_t n,
+                  const zttp_path *path) {
   if (sd->qc == NULL) {
     zttp_quic_ep_info info;
     if (zttp_quic_ep_classify(&info, d, n, sd->s.cid_len) !=
@@ -459,12 +495,12 @@ void qf_feed(qf_side *sd, const uint8_t *d, size_t n) {
       qf_fail("CREATE without a parsed header");
     }
     if (zttp_quic_conn_new(&sd->qc, &sd->mem->alloc, &sd->s, ZTTP_SERVER,
-                           sd->ctx, NULL, &info.hdr, &sd->path, sd->now) != 0) {
+                           sd->ctx, NULL, &info.hdr, path, sd->now) != 0) {
       return;
     }
   }
   sd->bytes_in += n;
-  int32_t rv = zttp_quic_conn_recv(sd->qc, d, n, &sd->path, sd->now);
+  int32_t rv = zttp_quic_conn_recv(sd->qc, d, n, path, sd->now);
   if (sd->log) {
     fprintf(stderr, "quic fuzz: %s t=%llu recv %zu -> %d\n",
             sd->role == ZTTP_SERVER ? "server" : "client",
@@ -492,7 +528,12 @@ int qf_fuzz_one(uint32_t role, const uint8_t *data, size_t size) {
     qf_advance(&sd, sd.now + rec.delta);
     if (rec.n > 0) {
       int subst = !(sd.sel0 & QF_SEL_NO_SUBST);
-      qf_feed(&sd, fuzz_records_take(&in, &rec, &sd.cids, role, subst), rec.n);
+      const zttp_path *p = &sd.path;
+      if (sd.sel0 & QF_SEL_MOVE) {
+        p = &sd.paths[(rec.delta / FUZZ_NS_PER_MS / 256) % QF_NUM_PATHS];
+      }
+      qf_feed_path(&sd, fuzz_records_take(&in, &rec, &sd.cids, role, subst),
+                   rec.n, p);
     }
   }
   if (sd.sel0 & QF_SEL_LINGER) {

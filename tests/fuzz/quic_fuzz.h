@@ -16,6 +16,10 @@
  *     bit 5:    linger: after the last datagram run the timers for 60 s
  *     bit 6:    a client closes the connection (application, 0x100) once
  *               every request got its whole answer
+ *     bit 7:    a moving peer (RFC 9000 §9): each datagram arrives on one of
+ *               three paths, chosen by its record's delta: (milliseconds /
+ *               256) modulo 3 (the delta's high byte), so short steps stay
+ *               on path 0
  *   sel1 (1 byte)
  *     bits 0-2: request size (qf_req_sizes[])
  *     bits 3-4: number of request streams - 1
@@ -40,8 +44,8 @@
  * Invariants (abort with "quic fuzz invariant: ..."): no event after CLOSED,
  * CLOSED only while closing, at most one HANDSHAKE_DONE, peer-opened stream
  * IDs of the peer's parity, peeked data readable and consume() refusing more
- * than peeked, datagrams no longer than max_udp_payload_size on the
- * connection's path, a client's Initial datagrams at least 1200 bytes, a
+ * than peeked, datagrams no longer than max_udp_payload_size on one of the
+ * paths datagrams came on, a client's Initial datagrams at least 1200 bytes, a
  * server sending at most 3x what it received before the address is
  * validated, write() reaching 0, timers that move after handle_timeout,
  * nothing written once closed, at most 64 MiB allocated, nothing leaked.
@@ -66,6 +70,8 @@
 #define QF_SEL_RESET 0x10
 #define QF_SEL_LINGER 0x20
 #define QF_SEL_CLOSE 0x40
+#define QF_SEL_MOVE 0x80
+#define QF_NUM_PATHS 3
 
 typedef struct qf_stream {
   uint64_t id;
@@ -90,7 +96,8 @@ struct qf_side {
   zttp_quic_settings s;
   zttp_tls_ctx *ctx;
   zttp_quic_conn *qc;
-  zttp_path path;
+  zttp_path path; /* paths[0] */
+  zttp_path paths[QF_NUM_PATHS];
   zttp_tstamp now;
   qf_stream st[QF_MAX_STREAMS];
   int hs_done;
@@ -118,6 +125,9 @@ void qf_advance(qf_side *sd, zttp_tstamp target);
 /* qf_feed gives one datagram to the connection at sd->now (a server
  * without a connection classifies it first). */
 void qf_feed(qf_side *sd, const uint8_t *d, size_t n);
+/* qf_feed_path: the same, the datagram arriving on |path|. */
+void qf_feed_path(qf_side *sd, const uint8_t *d, size_t n,
+                  const zttp_path *path);
 /* qf_service drains events and writes until nothing is left. */
 void qf_service(qf_side *sd);
 

@@ -36,6 +36,11 @@ typedef struct net {
   zttp_path cpath[MAX_CLIENTS]; /* remote = the client's address */
   int responses[MAX_CLIENTS];   /* 200 responses seen */
   int closed[MAX_CLIENTS];
+  zttp_path spath;    /* the server as every client sees it */
+  int moves;          /* clients may change address (cpath) */
+  int misrouted;      /* datagrams to an address no client has now */
+  int path_events[2]; /* ZTTP_EVENT_PATH with validated 0 and 1 */
+  zttp_path last_path;
   int32_t close_err[MAX_CLIENTS];
   zttp_conn *conns[MAX_CONNS];
   int client_of[MAX_CONNS];
@@ -56,6 +61,11 @@ static void path_for(zttp_path *p, int client) {
 static void setup(net *n, int real_tls, size_t max_conns, uint32_t flags) {
   memset(n, 0, sizeof(*n));
   n->now = 1000 * MS;
+  n->spath.local_len = 4;
+  n->spath.local[0] = 10;
+  n->spath.remote_len = 4;
+  n->spath.remote[0] = 127;
+  n->spath.remote[3] = 1;
   assert_int_equal(zttp_config_new(&n->ccfg, NULL), 0);
   assert_int_equal(zttp_config_new(&n->scfg, NULL), 0);
   if (real_tls) {
@@ -115,7 +125,7 @@ static int32_t to_server(net *n, int c, const uint8_t *data, size_t len) {
     assert_true(rlen > 0 && rlen <= sizeof(reply));
     n->replies++;
     if (c >= 0 && n->client[c] != NULL) {
-      (void)zttp_conn_receive_datagram(n->client[c], reply, rlen, &n->cpath[c],
+      (void)zttp_conn_receive_datagram(n->client[c], reply, rlen, &n->spath,
                                        n->now);
     }
   } else if (rv == ZTTP_ENDPOINT_CONN) {
@@ -130,6 +140,10 @@ static void server_events(net *n, size_t i) {
   zttp_conn *s = n->conns[i];
   zttp_event ev;
   while (zttp_conn_next_event(s, &ev) == 1) {
+    if (ev.kind == ZTTP_EVENT_PATH) {
+      n->path_events[ev.u.path.validated != 0]++;
+      n->last_path = ev.u.path.path;
+    }
     if (ev.kind == ZTTP_EVENT_REQUEST) {
       static const zttp_header h[] = {
           {"content-type", 12, "text/plain", 10, 0, 0}};
@@ -185,10 +199,14 @@ static void round_trip(net *n) {
     int64_t len;
     while ((len = zttp_conn_write_datagram(n->conns[i], &path, &seg, buf,
                                            sizeof(buf), n->now)) > 0) {
-      assert_memory_equal(path.remote, n->cpath[c].remote, 4);
+      if (memcmp(path.remote, n->cpath[c].remote, 4) != 0) {
+        assert_true(n->moves); /* only after the client moved */
+        n->misrouted++;
+        continue;
+      }
       if (n->client[c] != NULL) {
         (void)zttp_conn_receive_datagram(n->client[c], buf, (size_t)len,
-                                         &n->cpath[c], n->now);
+                                         &n->spath, n->now);
       }
     }
     assert_int_equal(zttp_endpoint_update(n->ep, n->conns[i]), 0);
@@ -252,6 +270,37 @@ static void test_routing(void **state) {
   teardown(&n);
 }
 
+/* RFC 9000 §9 through the public API: the client's address changes
+ * between two requests (a NAT rebinding); the server connection reports
+ * ZTTP_EVENT_PATH (validated 0, then 1), its datagrams go to the new
+ * address, and the second request is answered there. */
+static void test_migration(void **state) {
+  (void)state;
+  net n;
+  setup(&n, 1, MAX_CONNS, 0);
+  add_client(&n, 0);
+  get(&n, 0);
+  assert_int_equal(n.path_events[0] + n.path_events[1], 0);
+  for (int k = 0; k < 50; k++) {
+    round_trip(&n); /* HANDSHAKE_DONE and CIDs settle */
+  }
+  n.moves = 1;
+  n.cpath[0].remote[2] = 9; /* the NAT's new mapping */
+  get(&n, 0);
+  for (int k = 0; k < 50 && n.path_events[1] == 0; k++) {
+    round_trip(&n);
+  }
+  assert_int_equal(n.responses[0], 2);
+  assert_int_equal(n.path_events[0], 1);
+  assert_int_equal(n.path_events[1], 1);
+  assert_int_equal(n.last_path.remote_len, 4);
+  assert_memory_equal(n.last_path.remote, n.cpath[0].remote, 4);
+  /* §9.3.3: the old address was challenged once. */
+  assert_int_equal(n.misrouted, 1);
+  assert_int_equal(zttp_endpoint_num_connections(n.ep), 1);
+  teardown(&n);
+}
+
 static void test_retry(void **state) {
   (void)state;
   net n;
@@ -291,8 +340,7 @@ static void test_bad_token(void **state) {
    * simplest carrier is the client itself: give it the Retry, let it
    * answer, and corrupt the token in flight. */
   assert_int_equal(
-      zttp_conn_receive_datagram(n.client[0], reply, rlen, &n.cpath[0], n.now),
-      0);
+      zttp_conn_receive_datagram(n.client[0], reply, rlen, &n.spath, n.now), 0);
   len = zttp_conn_write_datagram(n.client[0], &path, &seg, buf, sizeof(buf),
                                  n.now);
   assert_true(len >= 1200);
@@ -432,13 +480,10 @@ static void test_args(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_routing),
-      cmocka_unit_test(test_retry),
-      cmocka_unit_test(test_bad_token),
-      cmocka_unit_test(test_junk),
-      cmocka_unit_test(test_stateless_reset),
-      cmocka_unit_test(test_cap),
-      cmocka_unit_test(test_args),
+      cmocka_unit_test(test_routing), cmocka_unit_test(test_migration),
+      cmocka_unit_test(test_retry),   cmocka_unit_test(test_bad_token),
+      cmocka_unit_test(test_junk),    cmocka_unit_test(test_stateless_reset),
+      cmocka_unit_test(test_cap),     cmocka_unit_test(test_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,11 @@ localhost and 127.0.0.1) and serves HTTP/3 on UDP at its TLS port. Every file
 is checked by SHA-256. Checks, each a TAP line:
   gtlsclient -> zttp-server: a 10 MiB file; 100 small files on one
     connection (-n); with our Retry (--retry); ChaCha20-only (--ciphers);
-    --key-update; with 5% loss both ways through udp_loss_proxy.py.
+    --key-update; with 5% loss both ways through udp_loss_proxy.py; a client
+    that migrates mid-download (--change-local-addr: it probes the new path,
+    then moves with a new connection ID) and a NAT rebinding (the proxy
+    changes its source port mid-download), both followed by the server
+    (RFC 9000 §9, its log shows the path change and the validation).
   zttp-client -> gtlsserver: the same files; with its Retry (-V); with loss.
   Chromium (headless) loads a page from zttp-server over HTTP/3: the page's
     nextHopProtocol is "h3" and a 10 MiB fetch from it arrives complete.
@@ -49,12 +53,13 @@ def digest(data):
 class Proxy:
     """udp_loss_proxy.py between a client and |target_port|."""
 
-    def __init__(self, target_port, loss, seed):
+    def __init__(self, target_port, loss, seed, rebind=0):
         self.port = common.free_port(common.socket.SOCK_DGRAM)
         here = os.path.dirname(os.path.abspath(__file__))
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(here, "udp_loss_proxy.py"),
-             str(self.port), str(target_port), str(loss), str(seed)],
+             str(self.port), str(target_port), str(loss), str(seed),
+             str(rebind)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT)
         line = self.proc.stdout.readline()
@@ -192,6 +197,38 @@ class Suite:
                 finally:
                     self.note("proxy: " + proxy.stop())
             self.check("gtlsclient: 10 MiB with 5% loss both ways", lossy)
+
+            def path_lines():
+                return [ln for ln in server.stderr_tail(100000)
+                        if ": path " in ln]
+
+            def expect_moved(before, how):
+                lines = path_lines()[len(before):]
+                expect(any("path changed, validating:" in ln
+                           for ln in lines) and
+                       any("path validated:" in ln for ln in lines),
+                       "zttp-server did not follow the %s: %s"
+                       % (how, lines[-4:]))
+
+            def migration():
+                before = path_lines()
+                self.gtlsclient(port, ["big.bin"], "--change-local-addr=20ms")
+                expect_moved(before, "migration")
+            self.check("gtlsclient: migrates to a new address mid-download "
+                       "(--change-local-addr; RFC 9000 §9)", migration)
+
+            def rebinding():
+                before = path_lines()
+                proxy = Proxy(port, 0, 1, rebind=300)
+                try:
+                    self.gtlsclient(proxy.port, ["big.bin"])
+                finally:
+                    note = proxy.stop()
+                    self.note("proxy: " + note)
+                expect("rebound 1" in note, "the proxy did not rebind: " + note)
+                expect_moved(before, "NAT rebinding")
+            self.check("gtlsclient: NAT rebinding mid-download (the proxy "
+                       "changes its source port)", rebinding)
             expect(server.alive(), "zttp-server died")
         finally:
             server.stop()

@@ -1,14 +1,19 @@
 #!/usr/bin/python3
-"""A UDP proxy that drops datagrams: for interop runs with loss.
+"""A UDP proxy that drops datagrams: for interop runs with loss, and that can
+act as a NAT that rebinds.
 
-Usage: udp_loss_proxy.py LISTEN_PORT TARGET_PORT LOSS_PERCENT SEED
+Usage: udp_loss_proxy.py LISTEN_PORT TARGET_PORT LOSS_PERCENT SEED [REBIND]
 
 Listens on 127.0.0.1:LISTEN_PORT; datagrams from a client go to
 127.0.0.1:TARGET_PORT from one socket per client, and the answers go back to
 that client. Each datagram, either way, is dropped with probability
 LOSS_PERCENT / 100, drawn from a PRNG seeded with SEED (deterministic for a
-given order of arrival). Prints "ready" once listening, then, at exit
-(SIGTERM), one line: "forwarded N dropped M" per direction.
+given order of arrival). With REBIND > 0, once REBIND datagrams of a client
+went up, its socket towards the target is closed and a new one (a new source
+port) takes over, as a NAT that lost its mapping: answers to the old port
+are lost (RFC 9000 §9.3 NAT rebinding). Prints "ready" once listening,
+then, at exit (SIGTERM), one line: "forwarded N dropped M" per direction,
+and "rebound K" with REBIND.
 
 SPDX-License-Identifier: MIT
 """
@@ -26,6 +31,9 @@ def main(argv):
     listen_port, target_port = int(argv[1]), int(argv[2])
     loss = float(argv[3]) / 100.0
     rng = random.Random(int(argv[4]))
+    rebind_after = int(argv[5]) if len(argv) > 5 else 0
+    ups = {}  # client address -> datagrams it sent up
+    rebound = [0]
     front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     front.bind((HOST, listen_port))
     front.setblocking(False)
@@ -54,6 +62,12 @@ def main(argv):
                 if key.data is None:  # from a client
                     way = stats["up"]
                     back = backs.get(addr)
+                    ups[addr] = ups.get(addr, 0) + 1
+                    if back is not None and ups[addr] == rebind_after + 1:
+                        sel.unregister(back)
+                        back.close()
+                        back = None
+                        rebound[0] += 1
                     if back is None:
                         back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                         back.bind((HOST, 0))
@@ -75,6 +89,8 @@ def main(argv):
     for name in ("up", "down"):
         print("%s forwarded %d dropped %d" % (name, stats[name][0],
                                               stats[name][1]), flush=True)
+    if rebind_after > 0:
+        print("rebound %d" % rebound[0], flush=True)
     return 0
 
 

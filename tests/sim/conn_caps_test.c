@@ -155,7 +155,7 @@ static void test_path_challenge_flood(void **state) {
   /* The last four challenges are queued, oldest first. */
   assert_int_equal(s->num_path_resp, 4);
   for (size_t i = 0; i < 4; i++) {
-    const uint8_t *d = s->path_response[(s->path_resp_head + i) % 4];
+    const uint8_t *d = s->path_response[(s->path_resp_head + i) % 4].data;
     assert_int_equal(d[0], 6 + i);
     assert_int_equal(d[7], 6 + i);
   }

@@ -92,11 +92,9 @@ int32_t sim_accept_default(sim *sm, const uint8_t *data, size_t len,
       h.type != ZTTP_QUIC_PKT_INITIAL || len < ZTTP_QUIC_MIN_INITIAL_DATAGRAM) {
     return 0; /* RFC 9000 §14.1: a server drops short Initials */
   }
-  zttp_path path;
-  memset(&path, 0, sizeof(path));
   return zttp_quic_conn_new(&sm->conn[SIM_SERVER], sm->mem, &sm->settings,
-                            ZTTP_SERVER, sm->ctx[SIM_SERVER], NULL, &h, &path,
-                            sm->now);
+                            ZTTP_SERVER, sm->ctx[SIM_SERVER], NULL, &h,
+                            &sm->rx_path, sm->now);
 }
 
 static int chance(sim *sm, uint32_t ppm) {
@@ -109,18 +107,43 @@ static uint64_t jitter(sim *sm, uint64_t max) {
 }
 
 /* Holds a copy for delivery at |at|; 0 when the pool is full. */
-static int hold(sim_link *l, const uint8_t *data, size_t len, zttp_tstamp at) {
+static int hold(sim_link *l, const uint8_t *data, size_t len, zttp_tstamp at,
+                const zttp_path *seen) {
   if (l->num_held == SIM_MAX_HELD) {
     return 0;
   }
   sim_dgram *d = &l->held[l->num_held++];
   d->at = at;
   d->len = len;
+  d->path = *seen;
   memcpy(d->data, data, len);
   return 1;
 }
 
-static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
+void sim_addr_v4(sim_addr *a, uint32_t ip, uint16_t port) {
+  memset(a, 0, sizeof(*a));
+  a->b[0] = 2; /* AF_INET, little-endian sa_family_t */
+  a->b[2] = (uint8_t)(port >> 8);
+  a->b[3] = (uint8_t)port;
+  a->b[4] = (uint8_t)(ip >> 24);
+  a->b[5] = (uint8_t)(ip >> 16);
+  a->b[6] = (uint8_t)(ip >> 8);
+  a->b[7] = (uint8_t)ip;
+  a->len = 16;
+}
+
+zttp_path sim_path(const sim_addr *from, const sim_addr *to) {
+  zttp_path p;
+  memset(&p, 0, sizeof(p));
+  memcpy(p.local, to->b, to->len);
+  p.local_len = to->len;
+  memcpy(p.remote, from->b, from->len);
+  p.remote_len = from->len;
+  return p;
+}
+
+static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len,
+                      const zttp_path *seen) {
   uint64_t idx = l->dgrams++;
   int side = l == &sm->link[SIM_CLIENT] ? SIM_CLIENT : SIM_SERVER;
   l->bytes += len;
@@ -160,24 +183,38 @@ static void link_send(sim *sm, sim_link *l, const uint8_t *data, size_t len) {
     l->corrupted++;
   }
   if (chance(sm, l->dup_ppm) &&
-      hold(l, buf, len,
-           at + jitter(sm, l->dup_ns != 0 ? l->dup_ns : 1000000))) {
+      hold(l, buf, len, at + jitter(sm, l->dup_ns != 0 ? l->dup_ns : 1000000),
+           seen)) {
     l->duplicated++;
   }
   if (chance(sm, l->reorder_ppm) &&
       hold(l, buf, len,
-           at + jitter(sm, l->reorder_ns != 0 ? l->reorder_ns : l->delay))) {
+           at + jitter(sm, l->reorder_ns != 0 ? l->reorder_ns : l->delay),
+           seen)) {
     l->reordered++;
     return;
   }
   sim_dgram *d = &l->q[(l->head + l->num++) % SIM_MAX_QUEUE];
   d->at = at;
   d->len = len;
+  d->path = *seen;
   memcpy(d->data, buf, len);
 }
 
+/* The path the receiver sees for a datagram |side| sends now. */
+static zttp_path side_path(const sim *sm, int side) {
+  return side == SIM_CLIENT ? sim_path(&sm->client_addr, &sm->server_addr)
+                            : sim_path(&sm->server_addr, &sm->client_addr);
+}
+
 void sim_send(sim *sm, int side, const uint8_t *data, size_t len) {
-  link_send(sm, &sm->link[side], data, len);
+  zttp_path seen = side_path(sm, side);
+  link_send(sm, &sm->link[side], data, len, &seen);
+}
+
+void sim_send_path(sim *sm, int side, const uint8_t *data, size_t len,
+                   const zttp_path *seen) {
+  link_send(sm, &sm->link[side], data, len, seen);
 }
 
 /* Writes everything |side| has to send. Returns datagrams written or a
@@ -216,15 +253,38 @@ static int64_t flush_side(sim *sm, int side) {
     if (sm->trace != NULL) {
       sm->trace(sm, side, SIM_STEP_WRITE, sm->trace_arg);
     }
-    link_send(sm, &sm->link[side], buf, (size_t)n);
+    /* The client's source is whatever its NAT gives it now; the server
+     * sends where its connection says. */
+    zttp_path seen = side_path(sm, side);
+    if (side == SIM_SERVER) {
+      memset(&seen, 0, sizeof(seen));
+      memcpy(seen.local, path.remote, sizeof(seen.local));
+      seen.local_len = path.remote_len;
+      memcpy(seen.remote, path.local, sizeof(seen.remote));
+      seen.remote_len = path.local_len;
+    }
+    link_send(sm, &sm->link[side], buf, (size_t)n, &seen);
   }
   return count;
 }
 
+static int addr_is(const uint8_t *b, uint32_t len, const sim_addr *a) {
+  return len == a->len && memcmp(b, a->b, len) == 0;
+}
+
 static int32_t deliver(sim *sm, int to, const sim_dgram *d) {
-  zttp_path path;
-  memset(&path, 0, sizeof(path));
+  zttp_path path = d->path;
   int fresh = 0;
+  if (to == SIM_CLIENT &&
+      !(addr_is(path.local, path.local_len, &sm->client_addr) &&
+        !sm->client_deaf) &&
+      !(sm->client_alt.len != 0 &&
+        addr_is(path.local, path.local_len, &sm->client_alt))) {
+    sm->misrouted++;
+    sm->misrouted_bytes += d->len;
+    return 0;
+  }
+  sm->rx_path = path;
   if (to == SIM_SERVER) {
     sm->server_recv += d->len;
     if (sm->conn[SIM_SERVER] == NULL) {

@@ -23,8 +23,15 @@ enum { SIM_CLIENT = 0, SIM_SERVER = 1 };
 typedef struct sim_dgram {
   zttp_tstamp at; /* delivery time */
   size_t len;
+  zttp_path path; /* as the receiver sees it (local: where it arrives) */
   uint8_t data[SIM_MAX_DGRAM];
 } sim_dgram;
+
+/* A socket address as zttp_path holds it (sim_addr_v4). */
+typedef struct sim_addr {
+  uint8_t b[32];
+  uint32_t len;
+} sim_addr;
 
 struct sim;
 
@@ -131,7 +138,27 @@ typedef struct sim {
   size_t num_client_initials;
   uint64_t servers_discarded; /* server conns whose first datagram failed */
   int32_t last_error[2];
+  /* Addresses (RFC 9000 §9 scenarios). All empty by default: every path
+   * is all zeros. The client sends from |client_addr| to |server_addr| and
+   * is reached at |client_addr| (unless |client_deaf|) and at |client_alt|
+   * (when not empty); the server's datagrams to any other address are
+   * dropped and counted in |misrouted|. */
+  sim_addr client_addr;
+  sim_addr client_alt;
+  sim_addr server_addr;
+  int client_deaf;
+  uint64_t misrouted;
+  uint64_t misrouted_bytes;
+  zttp_path rx_path; /* of the datagram being delivered */
 } sim;
+
+/* sim_addr_v4 fills |a| with a struct sockaddr_in's bytes (family 2,
+ * |port| and |ip| big-endian) without including socket headers. */
+void sim_addr_v4(sim_addr *a, uint32_t ip, uint16_t port);
+
+/* sim_path makes the path a receiver sees for a datagram from |from| to
+ * |to|. */
+zttp_path sim_path(const sim_addr *from, const sim_addr *to);
 
 /* sim_init sets up |sim| with the TLS |backend| (enum zttp_tls_backend;
  * the real one uses the test PKI in |pki_dir| with verification on),
@@ -141,8 +168,14 @@ int32_t sim_init(sim *sm, uint32_t backend, const char *pki_dir, uint64_t seed,
                  uint64_t delay_ms, uint32_t loss_ppm, const zttp_mem *mem);
 void sim_free(sim *sm);
 
-/* sim_send puts one datagram (copied) from |side| on its outgoing link. */
+/* sim_send puts one datagram (copied) from |side| on its outgoing link,
+ * from and to the side's current addresses. */
 void sim_send(sim *sm, int side, const uint8_t *data, size_t len);
+
+/* sim_send_path is sim_send with the path the receiver will see (a spoofed
+ * source, a probe from another address). */
+void sim_send_path(sim *sm, int side, const uint8_t *data, size_t len,
+                   const zttp_path *seen);
 
 /* sim_accept_default creates the server connection for a client Initial of
  * at least 1200 bytes (RFC 9000 §14.1) and ignores anything else. A
