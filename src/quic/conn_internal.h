@@ -404,8 +404,10 @@ void qc_path_after_datagram(zttp_quic_conn *qc, int processed);
  * non-probing frame on another path: the peer moved (§9.3). Returns 0 or
  * ZTTP_ERR_INVALID_STATE (random source; already reported). */
 int32_t qc_path_migrate(zttp_quic_conn *qc, zttp_tstamp now);
-/* The non-probing packet with the largest number arrived to |dcid_seq|. */
-void qc_path_note_dcid(zttp_quic_conn *qc, uint64_t dcid_seq);
+/* The PATH_RESPONSE queue (a ring of max_path_responses): its oldest
+ * entry or NULL, and removing that entry. */
+const qc_presp *qc_presp_head(const zttp_quic_conn *qc);
+void qc_presp_pop(zttp_quic_conn *qc);
 void qc_path_on_challenge(zttp_quic_conn *qc, const uint8_t *data);
 void qc_path_on_response(zttp_quic_conn *qc, const uint8_t *data,
                          zttp_tstamp now);
@@ -430,8 +432,8 @@ int32_t qc_process_frames(zttp_quic_conn *qc, uint32_t pkt_type, uint32_t space,
 
 /* qc_test_packet builds into |out| (|cap| bytes) a packet of |space|
  * carrying the raw frames |payload| (|len| bytes), protected with |qc|'s
- * own write keys and its next packet number (recorded for recovery as
- * neither ack-eliciting nor in flight, so that the peer may acknowledge it):
+ * own write keys and its next packet number (not recorded for recovery:
+ * the peer may acknowledge it, as it does our untracked probes):
  * a test hook that lets the sim inject crafted frames into the peer.
  * Returns the packet length, or 0 (no keys, does not fit). */
 size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,

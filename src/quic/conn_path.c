@@ -123,10 +123,6 @@ void qc_path_after_datagram(zttp_quic_conn *qc, int processed) {
   qc->rx_other = 0;
 }
 
-void qc_path_note_dcid(zttp_quic_conn *qc, uint64_t dcid_seq) {
-  qc->path_dcid_seq = dcid_seq;
-}
-
 /* RFC 9000 §8.2.4: three times the larger of the current PTO and that of
  * a new path (kInitialRtt, RFC 9002 §6.2.2). */
 static uint64_t validation_time(const zttp_quic_conn *qc) {
@@ -216,12 +212,20 @@ int32_t qc_path_migrate(zttp_quic_conn *qc, zttp_tstamp now) {
   return 0;
 }
 
+const qc_presp *qc_presp_head(const zttp_quic_conn *qc) {
+  return qc->num_path_resp > 0 ? &qc->path_response[qc->path_resp_head] : NULL;
+}
+
+void qc_presp_pop(zttp_quic_conn *qc) {
+  qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
+  qc->num_path_resp--;
+}
+
 void qc_path_on_challenge(zttp_quic_conn *qc, const uint8_t *data) {
   /* §8.2.2: answered, at most max_path_responses queued (the oldest
    * goes). */
   if (qc->num_path_resp == qc->s.max_path_responses) {
-    qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
-    qc->num_path_resp--;
+    qc_presp_pop(qc);
     qc->st.path_challenges_dropped++;
   }
   qc_presp *r = &qc->path_response[(qc->path_resp_head + qc->num_path_resp++) %

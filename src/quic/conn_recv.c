@@ -45,18 +45,38 @@ static void mark_readable(qc_stream *st) {
   }
 }
 
-static int32_t on_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
-                         zttp_tstamp now) {
-  uint64_t id = f->u.stream.stream_id;
-  uint64_t qerr = 0;
-  qc_stream *st = NULL;
-  if (qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
+/* frame_stream finds (or opens, with the lower ones of its type, RFC 9000
+ * §3.2) the stream |id| that frame |f| names, after checking that the
+ * direction the frame is about exists on it (§19.4-§19.5, §19.8, §19.10):
+ * |ours| 1 for our sending (STOP_SENDING, MAX_STREAM_DATA: not a peer's
+ * unidirectional stream), 0 for the peer's (STREAM, RESET_STREAM: not one
+ * of ours). *out is NULL for a closed stream. Returns 0 or the error,
+ * reported. */
+static int32_t frame_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                            uint64_t id, int ours, qc_stream **out,
+                            zttp_tstamp now) {
+  *out = NULL;
+  if (qc_stream_is_uni(id) && qc_stream_is_local(qc, id) != ours) {
     return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
-                      f->type, "STREAM on a send-only stream", now);
+                      f->type,
+                      ours ? "frame about sending on a receive-only stream"
+                           : "frame about receiving on a send-only stream",
+                      now);
   }
-  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  uint64_t qerr = 0;
+  int32_t rv = qc_stream_get(qc, out, id, &qerr);
   if (rv != 0) {
     return fail_frame(qc, rv, qerr, f->type, "stream", now);
+  }
+  return 0;
+}
+
+static int32_t on_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
+                         zttp_tstamp now) {
+  qc_stream *st;
+  int32_t rv = frame_stream(qc, f, f->u.stream.stream_id, 0, &st, now);
+  if (rv != 0) {
+    return rv;
   }
   uint64_t end = f->u.stream.offset + f->u.stream.len;
   if (st != NULL && st->recv_reset) {
@@ -170,16 +190,10 @@ static int32_t on_ack(zttp_quic_conn *qc, uint32_t space,
 
 static int32_t on_reset_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
                                zttp_tstamp now) {
-  uint64_t id = f->u.reset_stream.stream_id;
-  if (qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
-    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
-                      f->type, "RESET_STREAM on a send-only stream", now);
-  }
-  uint64_t qerr = 0;
-  qc_stream *st = NULL;
-  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  qc_stream *st;
+  int32_t rv = frame_stream(qc, f, f->u.reset_stream.stream_id, 0, &st, now);
   if (rv != 0) {
-    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+    return rv;
   }
   if (st == NULL || st->recv_reset) {
     return 0;
@@ -210,15 +224,10 @@ static int32_t on_reset_stream(zttp_quic_conn *qc, const zttp_quic_frame *f,
 static int32_t on_stop_sending(zttp_quic_conn *qc, const zttp_quic_frame *f,
                                zttp_tstamp now) {
   uint64_t id = f->u.stop_sending.stream_id;
-  if (!qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
-    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
-                      f->type, "STOP_SENDING on a receive-only stream", now);
-  }
-  uint64_t qerr = 0;
-  qc_stream *st = NULL;
-  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  qc_stream *st;
+  int32_t rv = frame_stream(qc, f, id, 1, &st, now);
   if (rv != 0) {
-    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+    return rv;
   }
   if (st == NULL) {
     return 0;
@@ -235,16 +244,10 @@ static int32_t on_stop_sending(zttp_quic_conn *qc, const zttp_quic_frame *f,
 
 static int32_t on_max_stream_data(zttp_quic_conn *qc, const zttp_quic_frame *f,
                                   zttp_tstamp now) {
-  uint64_t id = f->u.limit.stream_id;
-  if (!qc_stream_is_local(qc, id) && qc_stream_is_uni(id)) {
-    return fail_frame(qc, ZTTP_ERR_PROTOCOL, ZTTP_QUIC_ERR_STREAM_STATE_ERROR,
-                      f->type, "MAX_STREAM_DATA on a receive-only stream", now);
-  }
-  uint64_t qerr = 0;
-  qc_stream *st = NULL;
-  int32_t rv = qc_stream_get(qc, &st, id, &qerr);
+  qc_stream *st;
+  int32_t rv = frame_stream(qc, f, f->u.limit.stream_id, 1, &st, now);
   if (rv != 0) {
-    return fail_frame(qc, rv, qerr, f->type, "stream", now);
+    return rv;
   }
   if (st != NULL && f->u.limit.value > st->max_send) {
     st->max_send = f->u.limit.value;
@@ -613,7 +616,7 @@ static int32_t recv_packet(zttp_quic_conn *qc, const zttp_quic_hdr *h,
           return rv;
         }
       } else {
-        qc_path_note_dcid(qc, qc->rx_dcid_seq);
+        qc->path_dcid_seq = qc->rx_dcid_seq; /* the CID in use on |path| */
       }
     }
   }

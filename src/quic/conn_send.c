@@ -132,6 +132,41 @@ static int put_limit(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb,
   return 1;
 }
 
+/* RFC 9000 §8.2.2: the PATH_RESPONSEs owed to |path| at the head of the
+ * queue, not retransmitted (§13.3: a new challenge comes if one is lost).
+ * Returns how many went in. */
+static size_t put_path_responses(zttp_quic_conn *qc, uint8_t *dgram,
+                                 pkt_build *pb, const zttp_path *path) {
+  zttp_quic_frame f;
+  memset(&f, 0, sizeof(f));
+  f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
+  size_t n = 0;
+  const qc_presp *r;
+  while ((r = qc_presp_head(qc)) != NULL && qc_path_eq(&r->path, path)) {
+    memcpy(f.u.path.data, r->data, sizeof(f.u.path.data));
+    if (!put_frame(dgram, pb, &f)) {
+      break;
+    }
+    qc_presp_pop(qc);
+    qc->st.path_responses_sent++;
+    n++;
+  }
+  return n;
+}
+
+/* pad_datagram expands the datagram that |pb| ends, |len| bytes long, with
+ * PADDING in |pb| up to |want| bytes. Returns the new length. */
+static size_t pad_datagram(uint8_t *dgram, pkt_build *pb, size_t len,
+                           size_t want) {
+  if (len < want) {
+    memset(dgram + pb->start + pb->hdr_len + pb->payload_len, 0, want - len);
+    pb->payload_len += want - len;
+    pb->padded = 1;
+    len = want;
+  }
+  return len;
+}
+
 /* Control frames of the ApplicationData space. */
 static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
   zttp_quic_frame f;
@@ -143,19 +178,9 @@ static void put_control(zttp_quic_conn *qc, uint8_t *dgram, pkt_build *pb) {
       qc->send_hs_done = 0;
     }
   }
-  /* RFC 9000 §8.2.2: the answers to challenges that came on this path
-   * (others go in write_probe). */
-  while (qc->num_path_resp > 0 &&
-         qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path)) {
-    f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
-    memcpy(f.u.path.data, qc->path_response[qc->path_resp_head].data, 8);
-    if (!put_frame(dgram, pb, &f)) {
-      break;
-    }
-    /* Not retransmitted (RFC 9000 §13.3): a new challenge comes if lost. */
-    qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
-    qc->num_path_resp--;
-    qc->st.path_responses_sent++;
+  /* The answers to challenges that came on this path (others go in
+   * write_probe). */
+  if (put_path_responses(qc, dgram, pb, &qc->path) > 0) {
     pb->pad_full = 1;
   }
   /* RFC 9000 §8.2.1: validating the path we moved to; sent again on a
@@ -655,7 +680,6 @@ static int64_t write_close(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
     if (space == ZTTP_QUIC_SPACE_INITIAL && qc->role == ZTTP_CLIENT) {
       has_initial = 1;
     }
-    size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM;
     int last = 1;
     for (uint32_t s2 = space + 1; s2 < ZTTP_QUIC_NUM_SPACES; s2++) {
       if (qc->tx[s2] != NULL &&
@@ -663,13 +687,10 @@ static int64_t write_close(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
         last = 0;
       }
     }
-    if (has_initial && last && want <= limit) {
-      size_t cur = off + pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN;
-      if (cur < want) {
-        memset(buf + off + pb.hdr_len + pb.payload_len, 0, want - cur);
-        pb.payload_len += want - cur;
-        pb.padded = 1;
-      }
+    if (has_initial && last && ZTTP_QUIC_MIN_INITIAL_DATAGRAM <= limit) {
+      (void)pad_datagram(
+          buf, &pb, off + pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN,
+          ZTTP_QUIC_MIN_INITIAL_DATAGRAM);
     }
     off += finish_packet(qc, buf, &pb, now);
   }
@@ -677,22 +698,24 @@ static int64_t write_close(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
   return (int64_t)off;
 }
 
+/* The PATH_RESPONSE at the head of the queue when it is owed to another
+ * path than the current one, or NULL. */
+static const qc_presp *off_path_response(const zttp_quic_conn *qc) {
+  const qc_presp *r = qc_presp_head(qc);
+  return r != NULL && !qc_path_eq(&r->path, &qc->path) ? r : NULL;
+}
+
 int zttp_quic_conn_probe_pending(const zttp_quic_conn *qc) {
   if (qc->state != QC_OPEN || !qc->hs_confirmed ||
       qc->tx[ZTTP_QUIC_SPACE_APP] == NULL) {
     return 0;
   }
-  if (qc->num_path_resp > 0 &&
-      !qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path)) {
-    return 1;
-  }
-  return qc->old_probe;
+  return off_path_response(qc) != NULL || qc->old_probe;
 }
 
 static void drop_probe(zttp_quic_conn *qc, int resp) {
   if (resp) {
-    qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
-    qc->num_path_resp--;
+    qc_presp_pop(qc);
     qc->st.path_challenges_dropped++;
   } else {
     qc->old_probe = 0;
@@ -709,10 +732,8 @@ static void drop_probe(zttp_quic_conn *qc, int resp) {
  * room: call again), or ZTTP_ERR_NOMEM. */
 static int64_t write_probe(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
                            zttp_path *path, zttp_tstamp now) {
-  int resp =
-      qc->num_path_resp > 0 &&
-      !qc_path_eq(&qc->path_response[qc->path_resp_head].path, &qc->path);
-  const qc_presp *head = &qc->path_response[qc->path_resp_head];
+  const qc_presp *head = off_path_response(qc);
+  int resp = head != NULL;
   zttp_quic_cid cur = qc->dcid;
   size_t room = limit;
   if (resp) {
@@ -745,35 +766,20 @@ static int64_t write_probe(zttp_quic_conn *qc, uint8_t *buf, size_t limit,
   pk_release(qc, pb.pk);
   pb.pk = QC_PK_NONE;
   pb.untracked = 1;
-  zttp_quic_frame f;
-  memset(&f, 0, sizeof(f));
   if (resp) {
-    f.type = ZTTP_QUIC_FT_PATH_RESPONSE;
-    while (qc->num_path_resp > 0 &&
-           qc_path_eq(&qc->path_response[qc->path_resp_head].path, path)) {
-      memcpy(f.u.path.data, qc->path_response[qc->path_resp_head].data, 8);
-      if (!put_frame(buf, &pb, &f)) {
-        break;
-      }
-      qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
-      qc->num_path_resp--;
-      qc->st.path_responses_sent++;
-    }
+    (void)put_path_responses(qc, buf, &pb, path);
   } else {
+    zttp_quic_frame f;
+    memset(&f, 0, sizeof(f));
     f.type = ZTTP_QUIC_FT_PATH_CHALLENGE;
     memcpy(f.u.path.data, qc->old_data, 8);
     (void)put_frame(buf, &pb, &f);
     qc->old_probe = 0;
   }
-  size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM < room
-                    ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
-                    : room;
-  size_t cur_len = pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN;
-  if (cur_len < want) {
-    memset(buf + pb.hdr_len + pb.payload_len, 0, want - cur_len);
-    pb.payload_len += want - cur_len;
-    pb.padded = 1;
-  }
+  (void)pad_datagram(
+      buf, &pb, pb.hdr_len + pb.payload_len + ZTTP_CRYPTO_TAG_LEN,
+      ZTTP_QUIC_MIN_INITIAL_DATAGRAM < room ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
+                                            : room);
   size_t n = finish_packet(qc, buf, &pb, now);
   qc->st.bytes_sent += n;
   return (int64_t)n;
@@ -915,17 +921,10 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
       /* RFC 9000 §14.1: PADDING in the last packet up to 1200 bytes; the
        * same for PATH_CHALLENGE and PATH_RESPONSE (§8.2.1, §8.2.2) within
        * the anti-amplification limit (|limit|). */
-      size_t want = ZTTP_QUIC_MIN_INITIAL_DATAGRAM < limit
-                        ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
-                        : limit;
-      pkt_build *last = &pbs[num - 1];
-      if (off < want) {
-        memset(buf + last->start + last->hdr_len + last->payload_len, 0,
-               want - off);
-        last->payload_len += want - off;
-        last->padded = 1;
-        off = want;
-      }
+      off = pad_datagram(buf, &pbs[num - 1], off,
+                         ZTTP_QUIC_MIN_INITIAL_DATAGRAM < limit
+                             ? ZTTP_QUIC_MIN_INITIAL_DATAGRAM
+                             : limit);
     }
     total = 0;
     int eliciting = 0;
@@ -960,48 +959,18 @@ int64_t zttp_quic_conn_write(zttp_quic_conn *qc, uint8_t *buf, size_t cap,
 
 size_t qc_test_packet(zttp_quic_conn *qc, uint8_t *out, size_t cap,
                       uint32_t space, const uint8_t *payload, size_t len) {
-  zttp_crypto_keys *k = space < ZTTP_QUIC_NUM_SPACES ? qc->tx[space] : NULL;
-  if (k == NULL || zttp_quic_recovery_reserve(&qc->rec, space) != 0) {
+  pkt_build pb;
+  if (space >= ZTTP_QUIC_NUM_SPACES || qc->tx[space] == NULL ||
+      begin_packet(qc, out, 0, cap, space, &pb) <= 0) {
     return 0;
   }
-  uint64_t pn = qc->next_pn[space];
-  size_t pn_len = 4;
-  size_t pn_off = 0;
-  size_t length_off = 0;
-  size_t hdr_len;
-  if (space == ZTTP_QUIC_SPACE_APP) {
-    hdr_len = zttp_quic_hdr_write_short(out, cap, qc->dcid.data, qc->dcid.len,
-                                        0, qc->key_phase, pn, pn_len, &pn_off);
-  } else {
-    zttp_quic_hdr h;
-    memset(&h, 0, sizeof(h));
-    h.type = space == ZTTP_QUIC_SPACE_INITIAL ? ZTTP_QUIC_PKT_INITIAL
-                                              : ZTTP_QUIC_PKT_HANDSHAKE;
-    h.version = qc->version;
-    h.dcid = qc->dcid.data;
-    h.dcid_len = qc->dcid.len;
-    h.scid = qc->scid.data;
-    h.scid_len = qc->scid.len;
-    hdr_len = zttp_quic_hdr_write_long(out, cap, &h, pn, pn_len, &length_off,
-                                       &pn_off);
-  }
-  if (hdr_len == 0 || hdr_len + len + ZTTP_CRYPTO_TAG_LEN > cap) {
+  pk_release(qc, pb.pk);
+  pb.pk = QC_PK_NONE;
+  pb.untracked = 1;
+  if (len > pb.payload_cap) {
     return 0;
   }
-  memcpy(out + hdr_len, payload, len);
-  size_t total = hdr_len + len + ZTTP_CRYPTO_TAG_LEN;
-  uint8_t mask[ZTTP_CRYPTO_HP_MASK_LEN];
-  if ((space != ZTTP_QUIC_SPACE_APP &&
-       !zttp_quic_length_patch(out, length_off,
-                               pn_len + len + ZTTP_CRYPTO_TAG_LEN)) ||
-      !zttp_crypto_seal(k, out + hdr_len, pn, out, hdr_len, out + hdr_len,
-                        len) ||
-      !zttp_crypto_hp_mask(k, mask, out + zttp_quic_hp_sample_offset(pn_off)) ||
-      !zttp_quic_hp_mask_apply(out, total, pn_off, mask)) {
-    return 0;
-  }
-  (void)zttp_quic_recovery_on_packet_sent(&qc->rec, space, pn, (uint32_t)total,
-                                          0, QC_PK_NONE, qc->last_now);
-  qc->next_pn[space]++;
-  return total;
+  memcpy(out + pb.hdr_len, payload, len);
+  pb.payload_len = len;
+  return finish_packet(qc, out, &pb, qc->last_now);
 }

@@ -99,6 +99,17 @@ static int remote_is(const zttp_path *p, const sim_addr *a) {
   return p->remote_len == a->len && memcmp(p->remote, a->b, a->len) == 0;
 }
 
+/* The server's first two PATH events: it moved to |moved| (not validated
+ * yet), then |settled| was validated or fallen back to. */
+static void expect_events(const mig *m, const sim_addr *moved,
+                          const sim_addr *settled) {
+  assert_true(m->npev >= 2);
+  assert_true(remote_is(&m->pev_path[0], moved));
+  assert_int_equal(m->pev_valid[0], 0);
+  assert_true(remote_is(&m->pev_path[1], settled));
+  assert_int_equal(m->pev_valid[1], 1);
+}
+
 static const zttp_quic_conn_stats *sst(sim *sm) {
   return zttp_quic_conn_get_stats(sm->conn[SIM_SERVER]);
 }
@@ -139,10 +150,7 @@ static void rebind(uint32_t backend, const sim_addr *to, int new_host) {
   assert_int_equal(sst(&sm)->paths_failed, 0);
   assert_int_equal(sst(&sm)->cc_resets, new_host ? 1 : 0);
   assert_int_equal(m.npev, 2);
-  assert_true(remote_is(&m.pev_path[0], to));
-  assert_int_equal(m.pev_valid[0], 0);
-  assert_true(remote_is(&m.pev_path[1], to));
-  assert_int_equal(m.pev_valid[1], 1);
+  expect_events(&m, to, to);
   assert_true(remote_is(&s->path, to));
   assert_true(s->validated);
   assert_true(s->have_prev && remote_is(&s->prev_path, &A));
@@ -191,10 +199,7 @@ static void test_spurious_migration(void **state) {
   assert_int_equal(sst(&sm)->paths_validated, 0);
   assert_int_equal(sst(&sm)->cc_resets, 0);
   assert_int_equal(m.npev, 2);
-  assert_true(remote_is(&m.pev_path[0], &X));
-  assert_int_equal(m.pev_valid[0], 0);
-  assert_true(remote_is(&m.pev_path[1], &A));
-  assert_int_equal(m.pev_valid[1], 1);
+  expect_events(&m, &X, &A);
   assert_true(remote_is(&s->path, &A));
   assert_true(s->validated);
   /* §9.3.1: the spoofed address got at most 3x what came from it. */
@@ -226,11 +231,7 @@ static void test_validation_fails(void **state) {
   /* §8.2.4: three times the larger of the PTO and kInitialRtt's. */
   assert_true(sm.now - moved >= 3 * SEC);
   assert_true(sm.now - moved <= 4 * SEC);
-  assert_true(m.npev >= 2);
-  assert_true(remote_is(&m.pev_path[0], &B));
-  assert_int_equal(m.pev_valid[0], 0);
-  assert_true(remote_is(&m.pev_path[1], &A));
-  assert_int_equal(m.pev_valid[1], 1);
+  expect_events(&m, &B, &A);
   sm.client_addr = A;
   sm.client_deaf = 0;
   sm.client_alt.len = 0;
