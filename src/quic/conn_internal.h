@@ -405,8 +405,10 @@ void qc_path_after_datagram(zttp_quic_conn *qc, int processed);
  * ZTTP_ERR_INVALID_STATE (random source; already reported). */
 int32_t qc_path_migrate(zttp_quic_conn *qc, zttp_tstamp now);
 /* The PATH_RESPONSE queue (a ring of max_path_responses): its oldest
- * entry or NULL, and removing that entry. */
-const qc_presp *qc_presp_head(const zttp_quic_conn *qc);
+ * entry or NULL (inline: every packet asks), and removing that entry. */
+static inline const qc_presp *qc_presp_head(const zttp_quic_conn *qc) {
+  return qc->num_path_resp > 0 ? &qc->path_response[qc->path_resp_head] : NULL;
+}
 void qc_presp_pop(zttp_quic_conn *qc);
 void qc_path_on_challenge(zttp_quic_conn *qc, const uint8_t *data);
 void qc_path_on_response(zttp_quic_conn *qc, const uint8_t *data,

@@ -212,10 +212,6 @@ int32_t qc_path_migrate(zttp_quic_conn *qc, zttp_tstamp now) {
   return 0;
 }
 
-const qc_presp *qc_presp_head(const zttp_quic_conn *qc) {
-  return qc->num_path_resp > 0 ? &qc->path_response[qc->path_resp_head] : NULL;
-}
-
 void qc_presp_pop(zttp_quic_conn *qc) {
   qc->path_resp_head = (qc->path_resp_head + 1) % qc->s.max_path_responses;
   qc->num_path_resp--;
